@@ -1,0 +1,95 @@
+#pragma once
+// The agent protocol: length-prefixed msgpack frames over one TCP connection from the
+// supervisor to the agent (docs/architecture.md, "Agent protocol").
+//
+//   agent      -> supervisor  hello   (once, as soon as the connection is accepted)
+//   supervisor -> agent       exec    (one per step: compile, then run)
+//   agent      -> supervisor  output* (chunks of the step's stdout/stderr)
+//   agent      -> supervisor  exit    (the step's outcome)
+//   supervisor -> agent       cancel  (any time; the agent kills the step and answers exit)
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "messages/job_event.hpp"
+#include "messages/job_spec.hpp"
+#include "messages/limits.hpp"
+#include "messages/result.hpp"
+#include "messages/version.hpp"
+
+namespace berth::messages {
+
+inline constexpr uint16_t kAgentPort = 7070;
+inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
+
+enum class AgentMsgType : uint8_t { hello = 0, exec = 1, output = 2, exit = 3, cancel = 4 };
+
+struct Hello {
+  uint32_t protocol_version = kWireVersion;
+  std::string agent_version;
+  int64_t uptime_ms = 0;  // how long the machine took to reach the agent
+  MSGPACK_DEFINE_MAP(protocol_version, agent_version, uptime_ms);
+};
+
+struct ExecStep {
+  std::string step;  // "compile" or "run"
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::vector<SourceFile> files;  // written into the work dir before the step starts
+  std::string stdin_data;
+  Limits limits;
+  MSGPACK_DEFINE_MAP(step, argv, env, files, stdin_data, limits);
+};
+
+struct OutputChunk {
+  std::string step;
+  Stream stream = Stream::stdout_stream;
+  std::string data;
+  MSGPACK_DEFINE_MAP(step, stream, data);
+};
+
+struct StepExit {
+  std::string step;
+  Verdict verdict = Verdict::internal_error;
+  std::optional<int32_t> exit_code;
+  std::optional<int32_t> signal;
+  uint64_t cpu_ms = 0;
+  uint64_t wall_ms = 0;
+  uint64_t peak_memory_kib = 0;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  std::string message;
+  MSGPACK_DEFINE_MAP(step, verdict, exit_code, signal, cpu_ms, wall_ms, peak_memory_kib,
+                     stdout_truncated, stderr_truncated, message);
+};
+
+struct Cancel {
+  std::string reason;
+  MSGPACK_DEFINE_MAP(reason);
+};
+
+// One frame's body. Exactly the member named by `type` is set; decode_agent_message checks.
+struct AgentMessage {
+  uint32_t version = kWireVersion;
+  AgentMsgType type = AgentMsgType::hello;
+  std::optional<Hello> hello;
+  std::optional<ExecStep> exec;
+  std::optional<OutputChunk> output;
+  std::optional<StepExit> exit;
+  std::optional<Cancel> cancel;
+  MSGPACK_DEFINE_MAP(version, type, hello, exec, output, exit, cancel);
+};
+
+AgentMessage make_message(Hello m);
+AgentMessage make_message(ExecStep m);
+AgentMessage make_message(OutputChunk m);
+AgentMessage make_message(StepExit m);
+AgentMessage make_message(Cancel m);
+
+}  // namespace berth::messages
+
+MSGPACK_ADD_ENUM(berth::messages::AgentMsgType);

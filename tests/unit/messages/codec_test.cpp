@@ -1,0 +1,107 @@
+#include "messages/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include "messages/job_record.hpp"
+
+namespace berth::messages {
+namespace {
+
+JobSpec sample_spec() {
+  JobSpec s;
+  s.id = "j-1";
+  s.language = "python";
+  s.files = {{"main.py", "print('hi')"}};
+  s.stdin_data = "in";
+  s.args = {"a", "b"};
+  s.env = {{"K", "V"}};
+  s.limits.wall_ms = 1234;
+  return s;
+}
+
+TEST(Codec, JobRecordRoundTrips) {
+  JobRecord r;
+  r.spec = sample_spec();
+  r.state = JobState::finished;
+  r.plan = {{"image", Phase::prepare, NodeStatus::done, 1, 2, "key"}};
+  Result res;
+  res.verdict = Verdict::runtime_error;
+  res.exit_code = 3;
+  res.stdout_data = std::string("\0bin", 4);
+  r.result = res;
+  auto back = decode<JobRecord>(encode(r), "job record");
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->spec.files[0].content, "print('hi')");
+  EXPECT_EQ(back->spec.limits.wall_ms, 1234u);
+  EXPECT_EQ(back->state, JobState::finished);
+  ASSERT_TRUE(back->result);
+  EXPECT_EQ(back->result->exit_code, 3);
+  EXPECT_FALSE(back->result->signal);
+  EXPECT_EQ(back->result->stdout_data, std::string("\0bin", 4));
+  EXPECT_EQ(back->plan[0].detail, "key");
+}
+
+TEST(Codec, TruncatedBytesAreAnError) {
+  auto bytes = encode(sample_spec());
+  for (size_t n : {size_t{1}, bytes.size() / 2, bytes.size() - 1}) {
+    auto r = decode<JobSpec>(std::string_view(bytes).substr(0, n), "job spec");
+    ASSERT_FALSE(r) << "length " << n;
+    EXPECT_NE(r.error().find("job spec"), std::string::npos) << r.error();
+  }
+  EXPECT_FALSE(decode<JobSpec>("", "job spec"));
+}
+
+TEST(Codec, WrongTypesAreAnError) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(2);
+  pk.pack(std::string("version"));
+  pk.pack(1);
+  pk.pack(std::string("language"));
+  pk.pack(42);  // a number where a string belongs
+  auto r = decode<JobSpec>(std::string_view(buf.data(), buf.size()), "job spec");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("wrong type"), std::string::npos) << r.error();
+}
+
+TEST(Codec, NotAMapIsAnError) {
+  auto bytes = encode(std::string("hello"));
+  auto r = decode<JobSpec>(bytes, "job spec");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("not a msgpack map"), std::string::npos) << r.error();
+}
+
+TEST(Codec, UnknownVersionIsAnError) {
+  auto spec = sample_spec();
+  spec.version = 99;
+  auto r = decode<JobSpec>(encode(spec), "job spec");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("unknown version 99"), std::string::npos) << r.error();
+}
+
+TEST(Codec, TrailingBytesAreAnError) {
+  auto bytes = encode(sample_spec()) + "x";
+  EXPECT_FALSE(decode<JobSpec>(bytes, "job spec"));
+}
+
+TEST(Codec, AgentMessageNeedsItsBody) {
+  AgentMessage m;
+  m.type = AgentMsgType::exec;  // but no exec member
+  auto r = decode_agent_message(encode(m));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("without its body"), std::string::npos) << r.error();
+  auto ok = decode_agent_message(encode(make_message(Cancel{"user"})));
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(ok->cancel->reason, "user");
+}
+
+TEST(Codec, VerdictNamesRoundTrip) {
+  for (int i = 0; i <= 7; ++i) {
+    auto v = static_cast<Verdict>(i);
+    EXPECT_EQ(verdict_from_string(to_string(v)), v);
+  }
+  EXPECT_FALSE(verdict_from_string("bogus"));
+}
+
+}  // namespace
+}  // namespace berth::messages
