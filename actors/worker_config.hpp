@@ -1,0 +1,31 @@
+#pragma once
+// berth-worker's configuration: a TOML file, each key overridable by BERTH_WORKER_<KEY> and by
+// --<key-with-dashes>; every default works on a single machine (docs/operations.md).
+#include <cstdint>
+#include <expected>
+#include <string>
+
+namespace berth::actors {
+
+struct WorkerConfig {
+  std::string worker_id;  // default: hostname-pid
+  std::string nats_url = "nats://127.0.0.1:4222";
+  uint32_t slots = 2;  // jobs run at once
+  std::string state_dir = "/var/lib/berth/worker";
+  std::string image_dir;      // default images::default_image_dir()
+  std::string languages_dir;  // default images::default_languages_dir()
+  std::string agent_path;     // default: the berth-agent built beside this binary
+  std::string runtime = "auto";
+  std::string bridge = "berth0";
+  std::string cidr = "10.213.0.0/24";
+  uint32_t ack_wait_ms = 30'000;
+  uint32_t max_attempts = 3;
+  uint32_t boot_timeout_ms = 10'000;
+  uint32_t drain_timeout_ms = 10'000;
+  std::string log_level = "info";
+};
+
+// Parses argv (and the file it names with --config, and the environment).
+std::expected<WorkerConfig, std::string> load_worker_config(int argc, char** argv);
+
+}  // namespace berth::actors

@@ -1,0 +1,139 @@
+// berth-worker: connects to NATS, prepares the host network, starts the actors and runs jobs
+// until SIGTERM, then drains.
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "actors/atoms.hpp"
+#include "actors/image_builder.hpp"
+#include "actors/ip_manager.hpp"
+#include "actors/scheduler.hpp"
+#include "actors/worker.hpp"
+#include "messages/subjects.hpp"
+#include "vmm/net/bridge.hpp"
+
+using namespace berth;
+using namespace berth::actors;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) {
+  g_stop = true;
+}
+
+template <class T>
+T must(std::expected<T, std::string> v, const char* what) {
+  if (!v) {
+    spdlog::critical("{}: {}", what, v.error());
+    std::exit(1);
+  }
+  return std::move(*v);
+}
+
+// JetStream may take a moment after the server starts (or the server may not be up yet): keep
+// trying rather than refusing to start.
+template <class F>
+auto retry_until_up(const char* what, F f) {
+  for (int i = 0;; ++i) {
+    auto r = f();
+    if (r || g_stop) return r;
+    if (i % 20 == 0) spdlog::warn("{}: {} (retrying)", what, r.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto cfg = load_worker_config(argc, argv);
+  if (!cfg) {
+    fprintf(stderr, "berth-worker: %s\n", cfg.error().c_str());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ worker: %v");
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+
+  Worker w;
+  w.cfg = *cfg;
+  w.runtime = must(vmm::choose_runtime(cfg->runtime), "runtime");
+  spdlog::info("worker {}: runtime {} ({})", cfg->worker_id, w.runtime.name, w.runtime.reason);
+  if (!std::filesystem::exists(cfg->agent_path)) {
+    spdlog::critical("agent binary {} not found (set agent_path)", cfg->agent_path);
+    return 1;
+  }
+  std::filesystem::create_directories(std::filesystem::path(cfg->state_dir) / "machines");
+
+  auto pool = must(IpPool::open(cfg->cidr, std::filesystem::path(cfg->state_dir) / "leases"),
+                   "address pool");
+  if (auto n = pool.release_recovered())
+    spdlog::info("released {} lease(s) recovered from the last run: their machines ended with it",
+                 n);
+  w.gateway_ip = pool.gateway();
+  w.prefix_len = pool.prefix();
+  if (auto b = vmm::net::ensure_bridge(cfg->bridge, w.gateway_ip, w.prefix_len); !b) {
+    spdlog::critical("bridge {}: {}", cfg->bridge, b.error());
+    return 1;
+  }
+  w.catalog = std::make_shared<images::LanguageCatalog>(
+      must(images::LanguageCatalog::load(cfg->languages_dir), "languages"));
+
+  w.conn = must(nats::Connection::connect(cfg->nats_url, "berth-worker " + cfg->worker_id), "nats");
+  w.js = must(nats::JetStream::open(*w.conn), "jetstream");
+  retry_until_up("stream", [&] {
+    return w.js->ensure_work_queue(messages::kJobsStream, messages::kJobsSubject);
+  });
+  w.kv = must(retry_until_up("kv bucket",
+                             [&] { return nats::KeyValue::open(*w.js, messages::kJobsBucket); }),
+              "kv bucket");
+  w.store = std::make_unique<JobStore>(*w.kv);
+  nats::ConsumerSettings cs;
+  cs.ack_wait_ms = cfg->ack_wait_ms;
+  auto consumer = std::make_shared<nats::PullConsumer>(
+      must(retry_until_up("consumer",
+                          [&] {
+                            return nats::PullConsumer::bind(*w.js, messages::kJobsStream,
+                                                            messages::kJobsSubject,
+                                                            messages::kJobsConsumer, cs);
+                          }),
+           "consumer"));
+  if (g_stop) return 0;
+
+  caf::actor_system_config sys_cfg;
+  sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{sys_cfg};
+  auto images_store = std::make_shared<images::ImageStore>(cfg->image_dir);
+  w.ip_manager = sys.spawn(ip_manager, std::make_shared<IpPool>(std::move(pool)));
+  w.image_builder = sys.spawn(image_builder, images_store, w.catalog);
+  w.scheduler = sys.spawn(scheduler, &w, consumer);
+
+  auto cancels = must(w.conn->subscribe(messages::kCancelWildcard,
+                                        [&w](nats::Msg m) {
+                                          std::string subject = natsMsg_GetSubject(m.get());
+                                          auto id = subject.substr(subject.rfind('.') + 1);
+                                          if (auto sup = w.supervisors.find(id))
+                                            caf::anon_send(*sup, cancel_atom::value);
+                                        }),
+                      "cancel subscription");
+
+  spdlog::info("worker {}: {} slot(s), bridge {} {}/{}, pulling from {}", cfg->worker_id,
+               cfg->slots, cfg->bridge, w.gateway_ip, w.prefix_len, cfg->nats_url);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  spdlog::info("worker {}: stopping", cfg->worker_id);
+  caf::anon_send(w.scheduler, shutdown_atom::value);
+  sys.await_actors_before_shutdown(true);
+  {
+    caf::scoped_actor waiter{sys};
+    waiter->wait_for(w.scheduler);
+  }
+  caf::anon_send_exit(w.ip_manager, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(w.image_builder, caf::exit_reason::user_shutdown);
+  return 0;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything berth needs on Debian 12, from Debian's packages only. Idempotent: a
+# second run installs nothing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang-format
+  libcaf-dev libnats-dev nats-server libmsgpack-cxx-dev
+  libnl-3-dev libnl-route-3-dev libspdlog-dev libgtest-dev libboost-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev liblz4-dev libzstd-dev libseccomp-dev
+  bubblewrap mmdebstrap iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,25 @@
+#pragma once
+// SHA-256 (FIPS 180-4) for content-addressed image keys; no crypto library is in our
+// dependency list and this is all we need of one.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace berth::images {
+
+class Sha256 {
+ public:
+  Sha256();
+  Sha256& update(std::string_view data);
+  std::string hex();  // finishes the digest
+
+ private:
+  void block(const uint8_t* p);
+  std::array<uint32_t, 8> h_;
+  std::array<uint8_t, 64> buf_{};
+  size_t buf_len_ = 0;
+  uint64_t total_ = 0;
+};
+
+}  // namespace berth::images
