@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "actors/atoms.hpp"
 #include "messages/frame.hpp"
 
@@ -100,10 +102,12 @@ void AgentLink::start_reader(caf::actor owner) {
           break;
         }
         if (!*f) break;
+        spdlog::debug("agent link fd {} to {}: frame of {} bytes", fd_, owner.id(), (*f)->size());
         caf::anon_send(owner, frame_atom::value, std::move(**f));
       }
       if (bad) break;
     }
+    spdlog::debug("agent link fd {} to {}: reader ends: {}", fd_, owner.id(), why);
     if (!closing_) caf::anon_send(owner, closed_atom::value, why);
   });
 }

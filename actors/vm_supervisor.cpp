@@ -250,6 +250,7 @@ bool Supervisor::boot() {
 
 bool Supervisor::execute(const messages::ExecStep& step) {
   mark(step.step, NodeStatus::running);
+  spdlog::debug("[{}] actor {} sends exec {}", id_, self_->id(), step.step);
   if (auto s = link_->send(messages::make_message(step)); !s) {
     retry_reason_ = s.error();
     fail(s.error());
@@ -273,14 +274,18 @@ bool Supervisor::execute(const messages::ExecStep& step) {
       result_.end(Verdict::cancelled, "cancelled");
       done = true;
     } else if (Clock::now() > deadline) {
+      auto tail = machine_->console_tail();
       result_.end(Verdict::time_limit, "wall limit of " + std::to_string(step.limits.wall_ms) +
                                            " ms reached (the agent did not stop the step)");
+      spdlog::error("[{}] the agent did not end the {} step in time; console:\n{}", id_, step.step,
+                    tail);
       done = true;
     }
   };
   self_->receive_while([&] { return !done; })(
       [&](frame_atom, std::string& body) {
         auto m = messages::decode_agent_message(body);
+        spdlog::debug("[{}] frame type {}", id_, m ? static_cast<int>(m->type) : -1);
         if (!m) {
           fail("the agent sent a bad message: " + m.error());
           done = true;

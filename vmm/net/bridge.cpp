@@ -80,13 +80,21 @@ std::expected<void, std::string> ensure_bridge(const std::string& name,
 
   if (auto ok = ensure_address(sock->get(), ifindex, name, *ip, prefix_len); !ok) return ok;
 
-  if (!(rtnl_link_get_flags(link->get()) & IFF_UP)) {
-    Link change(rtnl_link_alloc());
-    if (!change) return std::unexpected(std::string("netlink: out of memory"));
-    rtnl_link_set_flags(change.get(), IFF_UP);
-    if (int err = rtnl_link_change(sock->get(), link->get(), change.get(), 0); err < 0)
-      return std::unexpected("netlink: set bridge " + name + " up: " + nl_error(err));
-  }
+  // A bridge without an address of its own takes the lowest MAC of its ports, so it changes
+  // whenever a machine's veth comes or goes; machines that cached the old one in their ARP
+  // table then send into the void. A fixed, locally administered MAC derived from the name
+  // pins it (and survives a worker restart).
+  uint8_t mac[6] = {0x02, 0xb7, 0, 0, 0, 0};
+  uint32_t h = 2166136261u;
+  for (char c : name) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  std::memcpy(mac + 2, &h, 4);
+  std::unique_ptr<nl_addr, NlAddrPut> lladdr(nl_addr_build(AF_LLC, mac, sizeof mac));
+  Link change(rtnl_link_alloc());
+  if (!change || !lladdr) return std::unexpected(std::string("netlink: out of memory"));
+  rtnl_link_set_addr(change.get(), lladdr.get());
+  rtnl_link_set_flags(change.get(), IFF_UP);
+  if (int err = rtnl_link_change(sock->get(), link->get(), change.get(), 0); err < 0)
+    return std::unexpected("netlink: set bridge " + name + " address and up: " + nl_error(err));
   return {};
 }
 

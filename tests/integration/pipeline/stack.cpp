@@ -28,7 +28,7 @@ Stack::Stack(int slots) : dir_(scratch_dir("stack")), slots_(slots), gateway_por
 Stack::~Stack() {
   worker_.stop(std::chrono::seconds(20));
   gateway_.stop();
-  run({"ip", "link", "del", bridge_}, std::chrono::seconds(5));
+  test::run({"ip", "link", "del", bridge_}, std::chrono::seconds(5));
 }
 
 void Stack::start_gateway() {
@@ -41,11 +41,11 @@ void Stack::start_gateway() {
 }
 
 void Stack::start_worker() {
-  worker_ =
-      Process({std::string(BERTH_BINARY_DIR) + "/actors/berth-worker", "--nats-url", nats_.url(),
-               "--slots", std::to_string(slots_), "--state-dir", (dir_ / "worker").string(),
-               "--bridge", bridge_, "--cidr", cidr_, "--runtime", "jail", "--ack-wait-ms", "10000"},
-              dir_ / "worker.log");
+  worker_ = Process(
+      {std::string(BERTH_BINARY_DIR) + "/actors/berth-worker", "--nats-url", nats_.url(), "--slots",
+       std::to_string(slots_), "--state-dir", (dir_ / "worker").string(), "--bridge", bridge_,
+       "--cidr", cidr_, "--runtime", "jail", "--ack-wait-ms", "10000", "--log-level", "debug"},
+      dir_ / "worker.log");
   // The worker is ready once its consumer exists; a log line says so.
   if (!eventually([&] { return worker_.log_text().find("pulling from") != std::string::npos; },
                   std::chrono::seconds(30)))
