@@ -18,6 +18,7 @@
 #include "vmm/jail/proc.hpp"
 #include "vmm/jail/seccomp_filter.hpp"
 #include "vmm/net/bridge.hpp"
+#include "vmm/net/neighbour.hpp"
 #include "vmm/net/veth.hpp"
 
 namespace berth::vmm::jail {
@@ -166,6 +167,8 @@ std::expected<void, std::string> JailMachine::launch_steps() {
   sandbox_start_time_ = proc_start_time(sandbox_pid_);
 
   veth_made_ = true;  // from here on stop() deletes it, even if creation failed halfway
+  if (auto ok = net::forget_neighbour(cfg_.net.bridge, cfg_.net.guest_ip); !ok)
+    spdlog::warn("[{}] {}", cfg_.job_id, ok.error());
   if (auto ok = net::create_jail_veth({host_veth_, cfg_.net.bridge, sandbox_pid_, "eth0"}); !ok)
     return failure("veth", ok.error());
 
