@@ -135,5 +135,14 @@ int main(int argc, char** argv) {
   }
   caf::anon_send_exit(w.ip_manager, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(w.image_builder, caf::exit_reason::user_shutdown);
+  // Close NATS while logging still works: nats.c's callbacks log, and would otherwise run
+  // after main returned and spdlog's globals were gone.
+  cancels = nats::Subscription();
+  consumer.reset();
+  w.store.reset();
+  w.kv.reset();
+  w.js.reset();
+  w.conn.reset();
+  nats_CloseAndWait(2000);
   return 0;
 }
