@@ -11,16 +11,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class Limits : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { stack_ = new Stack(); }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
-  }
-  static Stack* stack_;
-};
-Stack* Limits::stack_ = nullptr;
+class Limits : public StackSuite {};
 
 TEST_F(Limits, EndlessLoopEndsAtTheWallLimit) {
   auto j = job("python", "while True: pass");

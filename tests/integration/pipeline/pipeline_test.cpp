@@ -15,16 +15,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class Pipeline : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { stack_ = new Stack(); }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
-  }
-  static Stack* stack_;
-};
-Stack* Pipeline::stack_ = nullptr;
+class Pipeline : public StackSuite {};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/support/http_client.hpp"
@@ -48,6 +50,18 @@ class Stack {
   uint16_t gateway_port_;
   std::string bridge_, cidr_;
   Process gateway_, worker_;
+};
+
+// Base of a suite whose tests share one stack (each discovered test runs in its own process,
+// so that is one stack per test, started once).
+class StackSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { stack_ = new Stack(); }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+  static inline Stack* stack_ = nullptr;
 };
 
 // A job in `language` running `source`.
