@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   caf::actor_system_config sys_cfg;
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{sys_cfg};
-  auto images_store = std::make_shared<images::ImageStore>(cfg->image_dir);
+  auto images_store = std::make_shared<images::ImageStore>(cfg->image_dir, cfg->agent_path);
   w.ip_manager = sys.spawn(ip_manager, std::make_shared<IpPool>(std::move(pool)));
   w.image_builder = sys.spawn(image_builder, images_store, w.catalog);
   w.scheduler = sys.spawn(scheduler, &w, consumer);

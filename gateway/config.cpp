@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include "images/image_store.hpp"
 #include "images/language.hpp"
 
 namespace berth::gateway {
@@ -54,6 +55,7 @@ std::expected<GatewayConfig, ConfigError> load_gateway_config(int argc, char** a
       {"nats_url", &c.nats_url},
       {"max_body_bytes", &c.max_body_bytes},
       {"languages_dir", &c.languages_dir},
+      {"image_dir", &c.image_dir},
       {"wait_timeout_ms", &c.wait_timeout_ms},
       {"log_level", &c.log_level},
   };
@@ -110,6 +112,7 @@ std::expected<GatewayConfig, ConfigError> load_gateway_config(int argc, char** a
   }
 
   if (c.languages_dir.empty()) c.languages_dir = images::default_languages_dir().string();
+  if (c.image_dir.empty()) c.image_dir = images::default_image_dir().string();
   if (auto l = parse_listen(c.listen); !l) return std::unexpected(ConfigError{l.error()});
   if (c.max_body_bytes == 0) return std::unexpected(ConfigError{"max_body_bytes must be > 0"});
   static const std::set<std::string> levels = {"trace", "debug",    "info", "warn",

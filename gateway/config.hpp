@@ -13,6 +13,9 @@ struct GatewayConfig {
   std::string nats_url = "nats://127.0.0.1:4222";
   uint64_t max_body_bytes = 8u << 20;  // larger request bodies are answered 413
   std::string languages_dir;           // default images::default_languages_dir()
+  // Where this host's images are (images::default_image_dir()): /v1/languages reports whether
+  // each language's image is built there, which is the workers' cache on a single machine.
+  std::string image_dir;
   uint64_t wait_timeout_ms = 120'000;  // how long POST ?wait=true waits for the result
   std::string log_level = "info";
 };

@@ -1,5 +1,7 @@
 #include "gateway/job_json.hpp"
 
+#include "images/image_store.hpp"
+
 namespace berth::gateway {
 
 using nlohmann::json;
@@ -65,14 +67,25 @@ json state_event_json(const std::string& id, messages::JobState s) {
   return {{"id", id}, {"state", messages::to_string(s)}};
 }
 
-json languages_json(const images::LanguageCatalog& catalog) {
+json languages_json(const images::LanguageCatalog& catalog, const std::string& image_dir) {
   json out = json::array();
-  for (const auto& [name, lang] : catalog.all())
-    out.push_back({{"name", lang.name},
-                   {"version", lang.version},
-                   {"source_file", lang.source_file},
-                   {"compiled", !lang.compile.empty()},
-                   {"default_limits", limits_json(lang.default_limits)}});
+  images::ImageStore store(image_dir, {});  // find_layer needs no agent
+  for (const auto& [name, lang] : catalog.all()) {
+    json l = {{"name", lang.name},
+              {"version", lang.version},
+              {"source_file", lang.source_file},
+              {"compiled", !lang.compile.empty()},
+              {"default_limits", limits_json(lang.default_limits)}};
+    auto layer = store.find_layer(lang);
+    l["built"] = layer.has_value();
+    if (layer) {
+      json pkgs = json::object();
+      for (auto& p : lang.packages)
+        if (auto it = layer->packages.find(p); it != layer->packages.end()) pkgs[p] = it->second;
+      l["image"] = {{"rootfs_key", layer->key}, {"packages", pkgs}};
+    }
+    out.push_back(std::move(l));
+  }
   return out;
 }
 

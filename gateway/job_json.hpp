@@ -18,7 +18,8 @@ nlohmann::json record_json(const messages::JobRecord& rec);
 nlohmann::json output_event_json(const messages::JobEvent& e);
 // The data of an SSE `state` event: {"id", "state"}.
 nlohmann::json state_event_json(const std::string& id, messages::JobState s);
-nlohmann::json languages_json(const images::LanguageCatalog& catalog);
+// Each language, and whether its image (rootfs layer) is built in `image_dir`.
+nlohmann::json languages_json(const images::LanguageCatalog& catalog, const std::string& image_dir);
 // {"id", "state": "queued"}: the answer to an accepted submission.
 nlohmann::json accepted_json(const std::string& id);
 // {"error": message}

@@ -160,7 +160,8 @@ awaitable<Outcome> handle_request(Context& ctx, const Request& req, beast::tcp_s
   }
   if (s.size() == 2 && s[0] == "v1" && s[1] == "languages") {
     if (m == http::verb::get)
-      co_return co_await send(stream, json_response(req, 200, languages_json(ctx.catalog)));
+      co_return co_await send(
+          stream, json_response(req, 200, languages_json(ctx.catalog, ctx.config.image_dir)));
     co_return co_await send(stream, method_not_allowed(req, "GET"));
   }
   if (s.size() == 1 && s[0] == "healthz") {

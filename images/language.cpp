@@ -66,6 +66,17 @@ std::expected<Language, std::string> parse_language(const std::string& text,
       l.env[std::string(k.str())] = *s;
     }
   }
+  if (auto* image = t["image"].as_table()) {
+    for (auto [key, field] : {std::pair{"trim", &l.trim}, std::pair{"keep", &l.keep}}) {
+      auto v = strings(*image, key, false);
+      if (!v) return fail("[image] " + v.error());
+      for (auto& path : *v)
+        if (path.empty() || path.front() == '/' || path.find("..") != std::string::npos)
+          return fail(std::string("image.") + key + ": '" + path +
+                      "' must be a path relative to the image root, without '..'");
+      *field = *v;
+    }
+  }
   if (auto* lim = t["limits"].as_table()) {
     limit(*lim, "wall_ms", l.default_limits.wall_ms);
     limit(*lim, "cpu_ms", l.default_limits.cpu_ms);

@@ -21,6 +21,10 @@ struct Language {
   std::vector<std::string> run;      // the job's args are appended
   std::map<std::string, std::string> env;
   messages::Limits default_limits;
+  // [image] trim: paths (globs, relative to the image root) removed from this language's image
+  // beyond the default set; keep: entries of the default set this language needs.
+  std::vector<std::string> trim;
+  std::vector<std::string> keep;
   std::string definition;  // the file's text: part of the image key
 };
 

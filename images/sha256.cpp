@@ -1,5 +1,8 @@
 #include "images/sha256.hpp"
 
+#include <fstream>
+#include <vector>
+
 namespace berth::images {
 
 namespace {
@@ -76,6 +79,19 @@ std::string Sha256::hex() {
   for (uint32_t v : h_)
     for (int i = 28; i >= 0; i -= 4) out += kHex[(v >> i) & 0xf];
   return out;
+}
+
+std::expected<std::string, std::string> sha256_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected("read " + path.string() + ": cannot open");
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.update({buf.data(), static_cast<size_t>(in.gcount())});
+  }
+  if (in.bad()) return std::unexpected("read " + path.string() + ": I/O error");
+  return h.hex();
 }
 
 }  // namespace berth::images

@@ -3,6 +3,8 @@
 // dependency list and this is all we need of one.
 #include <array>
 #include <cstdint>
+#include <expected>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -21,5 +23,8 @@ class Sha256 {
   size_t buf_len_ = 0;
   uint64_t total_ = 0;
 };
+
+// The digest of a file's bytes, e.g. the agent binary an image carries.
+std::expected<std::string, std::string> sha256_file(const std::filesystem::path& path);
 
 }  // namespace berth::images

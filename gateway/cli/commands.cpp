@@ -276,14 +276,14 @@ int cmd_languages(const Global& g) {
     std::printf("%s\n", dump(*r).c_str());
     return 0;
   }
-  fmt::print("{:<12} {:<9} {:<12} {:<9} {}\n", "NAME", "VERSION", "SOURCE", "COMPILED",
-             "DEFAULT LIMITS");
+  fmt::print("{:<12} {:<9} {:<12} {:<9} {:<6} {}\n", "NAME", "VERSION", "SOURCE", "COMPILED",
+             "BUILT", "DEFAULT LIMITS");
   for (const auto& l : *r) {
     const json& d = l.value("default_limits", json::object());
-    fmt::print("{:<12} {:<9} {:<12} {:<9} wall {} ms, cpu {} ms, memory {} MiB\n",
+    fmt::print("{:<12} {:<9} {:<12} {:<9} {:<6} wall {} ms, cpu {} ms, memory {} MiB\n",
                l.value("name", ""), l.value("version", ""), l.value("source_file", ""),
-               l.value("compiled", false) ? "yes" : "no", d.value("wall_ms", 0),
-               d.value("cpu_ms", 0), d.value("memory_mib", 0));
+               l.value("compiled", false) ? "yes" : "no", l.value("built", false) ? "yes" : "no",
+               d.value("wall_ms", 0), d.value("cpu_ms", 0), d.value("memory_mib", 0));
   }
   return 0;
 }

@@ -34,11 +34,18 @@ TEST_F(Cli, LanguagesPrintsATable) {
   EXPECT_NE(r.output.find("python"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("main.py"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("bash"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("BUILT"), std::string::npos) << r.output;
   r = berth({"--json", "languages"});
   EXPECT_EQ(r.exit_code, 0);
   auto j = parse(r.output);
   ASSERT_TRUE(j.is_array()) << r.output;
-  EXPECT_EQ(j.size(), 2u);
+  // One entry per images/languages/*.toml, each saying whether its image is built.
+  size_t files = 0;
+  for (auto& e :
+       std::filesystem::directory_iterator(std::string(BERTH_SOURCE_DIR) + "/images/languages"))
+    files += e.path().extension() == ".toml";
+  EXPECT_EQ(j.size(), files);
+  for (auto& l : j) EXPECT_TRUE(l["built"].is_boolean()) << l.dump();
 }
 
 TEST_F(Cli, StatusShowsTheRecord) {

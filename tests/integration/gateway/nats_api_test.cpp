@@ -45,7 +45,9 @@ TEST_F(NatsApi, BadRequestsGetTheErrorAndTheStatus) {
   EXPECT_TRUE(answer.value("error", "").starts_with("invalid JSON: ")) << answer.dump();
   answer = request(R"({"language": "cobol", "source": ""})");
   EXPECT_EQ(answer["status"], 400);
-  EXPECT_EQ(answer["error"], "unknown language 'cobol' (available: bash, python)");
+  EXPECT_EQ(answer["error"],
+            "unknown language 'cobol' (available: bash, c, cpp, go, java, javascript, lua, perl, "
+            "php, python, ruby, rust)");
   EXPECT_FALSE(answer.contains("id"));
   EXPECT_EQ(probe_->stream_messages(), 0u);
 }

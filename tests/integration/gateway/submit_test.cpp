@@ -147,6 +147,21 @@ TEST_F(GatewayTest, LanguagesListsPythonAndBash) {
   EXPECT_EQ(by_name["bash"]["default_limits"]["wall_ms"], 5000);
 }
 
+TEST(GatewayLanguages, SaysNotBuiltWhenTheImageDirHasNoImage) {
+  NatsServer nats;
+  auto empty = scratch_dir("no-images");
+  GatewayProcess gw(nats.url(), {"--image-dir", empty.string()});
+  auto r = http("GET", gw.port(), "/v1/languages");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto list = parse(r.body);
+  ASSERT_FALSE(list.empty());
+  for (auto& l : list) {
+    EXPECT_EQ(l["built"], false) << l.dump();
+    EXPECT_FALSE(l.contains("image")) << l.dump();
+  }
+  std::filesystem::remove_all(empty);
+}
+
 TEST_F(GatewayTest, HealthzSaysConnected) {
   auto r = get("/healthz");
   EXPECT_EQ(r.status, 200);

@@ -31,7 +31,8 @@ class Validation : public GatewayTest {
 
 TEST_F(Validation, UnknownLanguageListsTheAvailableOnes) {
   expect_400(R"({"language": "cobol", "source": "x"})",
-             "unknown language 'cobol' (available: bash, python)");
+             "unknown language 'cobol' (available: bash, c, cpp, go, java, javascript, lua, perl, "
+             "php, python, ruby, rust)");
 }
 
 TEST_F(Validation, MalformedJson) {

@@ -42,6 +42,16 @@ TEST_F(Pipeline, HelloPyOverHttp) {
   EXPECT_EQ(names, (std::vector<std::string>{"image", "ip", "boot", "run"}));
   EXPECT_EQ(rec["attempts"], 1);
   EXPECT_FALSE(rec["worker_id"].get<std::string>().empty());
+  // The image the job ran in is listed as built, with the Debian version it resolved.
+  auto langs = json::parse(http("GET", stack_->gateway_port(), "/v1/languages").body);
+  bool found = false;
+  for (auto& l : langs) {
+    if (l["name"] != "python") continue;
+    found = true;
+    EXPECT_EQ(l["built"], true) << l.dump();
+    EXPECT_FALSE(l["image"]["packages"].value("python3-minimal", "").empty()) << l.dump();
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST_F(Pipeline, HelloOverNats) {

@@ -50,9 +50,9 @@ TEST(ImageStore, KeyChangesWithTheLanguageFile) {
       "name = \"x\"\nversion = \"2\"\nsource_file = \"a\"\npackages = [\"p\"]\nrun = [\"r\"]\n",
       "x");
   ASSERT_TRUE(a && b);
-  EXPECT_EQ(ImageStore::key_for(*a), ImageStore::key_for(*a));
-  EXPECT_NE(ImageStore::key_for(*a), ImageStore::key_for(*b));
-  EXPECT_EQ(ImageStore::key_for(*a).size(), 64u);
+  EXPECT_EQ(ImageStore::definition_key(*a), ImageStore::definition_key(*a));
+  EXPECT_NE(ImageStore::definition_key(*a), ImageStore::definition_key(*b));
+  EXPECT_EQ(ImageStore::definition_key(*a).size(), 64u);
 }
 
 }  // namespace
