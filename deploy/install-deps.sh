@@ -9,6 +9,10 @@ packages=(
   libnl-3-dev libnl-route-3-dev libspdlog-dev libgtest-dev libboost-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev liblz4-dev libzstd-dev libseccomp-dev
   bubblewrap mmdebstrap iproute2
+  # The guest kernel (images/kernel/build.sh); zstd compresses its bzImage.
+  linux-source-6.1 flex bison bc libelf-dev zstd
+  # The KVM lab (tests/kvm-lab/run.sh): QEMU's emulated SVM CPU, cpio for its initramfs.
+  qemu-system-x86 cpio
 )
 
 missing=()
