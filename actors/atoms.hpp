@@ -5,8 +5,9 @@
 //                  (release_atom, job_id)      -> (bool)
 //                  (leases_atom)               -> (uint64_t leases_in_use)
 //   image_builder  (image_atom, language)      -> (bool ok, std::string key_or_error,
-//                                                  std::string rootfs)
-//   internal:      (built_atom, language, bool ok, key_or_error, rootfs)  build thread -> builder
+//                                                  std::string rootfs, std::string initramfs)
+//   internal:      (built_atom, language, bool ok, key_or_error, rootfs, initramfs)
+//                                                  build thread -> builder
 //   scheduler      (done_atom, job_id)         from each vm_supervisor as it ends
 //                  (shutdown_atom)             from main on SIGTERM: stop pulling, drain
 //   vm_supervisor  (cancel_atom)               from the NATS cancel subscription

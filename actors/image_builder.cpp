@@ -8,7 +8,7 @@
 
 namespace berth::actors {
 
-using Reply = caf::result<bool, std::string, std::string>;
+using Reply = caf::result<bool, std::string, std::string, std::string>;
 
 caf::behavior image_builder(caf::stateful_actor<ImageBuilderState>* self,
                             std::shared_ptr<images::ImageStore> store,
@@ -16,11 +16,12 @@ caf::behavior image_builder(caf::stateful_actor<ImageBuilderState>* self,
   self->state.store = std::move(store);
   self->state.catalog = std::move(catalog);
   return {
-      [=](image_atom, const std::string& language) -> caf::result<bool, std::string, std::string> {
+      [=](image_atom, const std::string& language) -> Reply {
         auto* lang = self->state.catalog->find(language);
-        if (!lang) return Reply(false, "unknown language '" + language + "'", std::string());
+        if (!lang)
+          return Reply(false, "unknown language '" + language + "'", std::string(), std::string());
         if (auto img = self->state.store->find(*lang))
-          return Reply(true, img->key, img->rootfs.string());
+          return Reply(true, img->key, img->rootfs.string(), img->initramfs.string());
         auto& waiters = self->state.waiting[language];
         auto promise = self->make_response_promise();
         waiters.push_back(promise);
@@ -30,22 +31,24 @@ caf::behavior image_builder(caf::stateful_actor<ImageBuilderState>* self,
           std::thread([me, store = self->state.store, l = *lang] {
             auto img = store->ensure(l);
             if (img)
-              caf::anon_send(me, built_atom::value, l.name, true, img->key, img->rootfs.string());
+              caf::anon_send(me, built_atom::value, l.name, true, img->key, img->rootfs.string(),
+                             img->initramfs.string());
             else
-              caf::anon_send(me, built_atom::value, l.name, false, img.error(), std::string());
+              caf::anon_send(me, built_atom::value, l.name, false, img.error(), std::string(),
+                             std::string());
           }).detach();
         }
         return promise;
       },
       [=](built_atom, const std::string& language, bool ok, const std::string& key_or_error,
-          const std::string& rootfs) {
+          const std::string& rootfs, const std::string& initramfs) {
         if (ok)
           spdlog::info("image {}: built, key {}", language, key_or_error);
         else
           spdlog::error("image {}: {}", language, key_or_error);
         auto waiters = std::move(self->state.waiting[language]);
         self->state.waiting.erase(language);
-        for (auto& p : waiters) p.deliver(ok, key_or_error, rootfs);
+        for (auto& p : waiters) p.deliver(ok, key_or_error, rootfs, initramfs);
       },
   };
 }

@@ -13,6 +13,7 @@
 #include "messages/codec.hpp"
 #include "messages/nats/jetstream.hpp"
 #include "vmm/jail/jail_machine.hpp"
+#include "vmm/kvm/kvm_machine.hpp"
 
 namespace berth::actors {
 
@@ -60,7 +61,7 @@ class Supervisor {
   JobEvents events_;
   JobResult result_;
   const images::Language* lang_ = nullptr;
-  std::string rootfs_, ip_;
+  std::string rootfs_, initramfs_, ip_;
   std::unique_ptr<vmm::Machine> machine_;
   std::unique_ptr<AgentLink> link_;
   bool leased_ = false;
@@ -154,11 +155,12 @@ bool Supervisor::prepare_image() {
     std::string key_or_error;
     self_->request(w_.image_builder, 5s, image_atom::value, t_.spec.language)
         .receive(
-            [&](bool good, std::string& key, std::string& rootfs) {
+            [&](bool good, std::string& key, std::string& rootfs, std::string& initramfs) {
               answered = true;
               ok = good;
               key_or_error = std::move(key);
               rootfs_ = std::move(rootfs);
+              initramfs_ = std::move(initramfs);
             },
             [&](caf::error&) {});
     keep_alive();
@@ -204,12 +206,15 @@ bool Supervisor::boot() {
   vmm::MachineConfig mc;
   mc.job_id = id_;
   mc.rootfs = rootfs_;
+  mc.initramfs = initramfs_;
+  mc.kernel = w_.cfg.kernel;
   mc.agent = w_.cfg.agent_path;
   mc.run_dir = std::filesystem::path(w_.cfg.state_dir) / "machines" / id_;
   mc.net = {w_.cfg.bridge, ip_, w_.prefix_len, w_.gateway_ip};
   mc.memory_mib = t_.spec.limits.memory_mib;
   mc.processes = t_.spec.limits.processes;
-  machine_ = vmm::jail::make_jail_machine(mc);
+  machine_ =
+      w_.runtime.name == "kvm" ? vmm::kvm::make_kvm_machine(mc) : vmm::jail::make_jail_machine(mc);
   auto booted = [&]() -> std::expected<void, std::string> {
     if (auto s = machine_->start(); !s) return s;
     auto link =
@@ -243,8 +248,11 @@ bool Supervisor::boot() {
     fail(message);
     return false;
   }
-  mark("boot", NodeStatus::done,
-       std::string(machine_->runtime()) + ", " + std::to_string(ms) + " ms");
+  std::string detail = std::string(machine_->runtime()) + ", " + std::to_string(ms) + " ms";
+  if (machine_->runtime() == "kvm")
+    detail += ", kernel " + mc.kernel.string() + ", image " +
+              mc.initramfs.parent_path().filename().string();
+  mark("boot", NodeStatus::done, detail);
   return true;
 }
 

@@ -57,6 +57,7 @@ std::expected<WorkerConfig, std::string> load_worker_config(int argc, char** arg
                                          {"languages_dir", &c.languages_dir},
                                          {"agent_path", &c.agent_path},
                                          {"runtime", &c.runtime},
+                                         {"kernel", &c.kernel},
                                          {"bridge", &c.bridge},
                                          {"cidr", &c.cidr},
                                          {"ack_wait_ms", &c.ack_wait_ms},

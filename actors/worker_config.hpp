@@ -16,6 +16,9 @@ struct WorkerConfig {
   std::string languages_dir;  // default images::default_languages_dir()
   std::string agent_path;     // default: the berth-agent built beside this binary
   std::string runtime = "auto";
+  // The guest kernel (bzImage) of the kvm runtime, e.g. the path images/kernel/build.sh prints.
+  // Empty: none, so runtime = auto picks the jail.
+  std::string kernel;
   std::string bridge = "berth0";
   std::string cidr = "10.213.0.0/24";
   uint32_t ack_wait_ms = 30'000;

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
 
   Worker w;
   w.cfg = *cfg;
-  w.runtime = must(vmm::choose_runtime(cfg->runtime), "runtime");
+  w.runtime = must(vmm::choose_runtime(cfg->runtime, cfg->kernel), "runtime");
   spdlog::info("worker {}: runtime {} ({})", cfg->worker_id, w.runtime.name, w.runtime.reason);
   if (!std::filesystem::exists(cfg->agent_path)) {
     spdlog::critical("agent binary {} not found (set agent_path)", cfg->agent_path);

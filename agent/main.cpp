@@ -17,11 +17,15 @@
 #include "agent/options.hpp"
 #include "agent/pid1.hpp"
 #include "agent/session.hpp"
+#include "agent/vm_setup.hpp"
 #include "agent/work_dir.hpp"
 
 namespace {
 
 using namespace berth::agent;
+
+// PID 1 of a microVM: main() reboots instead of returning (see vm_setup.hpp).
+bool g_vm_init = false;
 
 std::expected<Options, std::string> load_options(int argc, char** argv, bool pid1) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -47,6 +51,10 @@ int run(int argc, char** argv) {
     // A console nobody reads must not stall PID 1: log lines are dropped instead.
     fcntl(STDERR_FILENO, F_SETFL, fcntl(STDERR_FILENO, F_GETFL) | O_NONBLOCK);
   }
+  if (pid1 && argc == 1) {
+    auto cmdline = read_small_file("/proc/cmdline");
+    g_vm_init = cmdline && is_vm_init(pid1, true, *cmdline);
+  }
   auto opts = load_options(argc, argv, pid1);
   if (!opts) {
     log(opts.error());
@@ -61,6 +69,16 @@ int run(int argc, char** argv) {
   if (!sigfd) {
     log(sigfd.error());
     return 1;
+  }
+  if (g_vm_init) {
+    auto cg = setup_vm(opts->work, opts->work_bytes);
+    if (!cg) {
+      log("machine setup failed: " + cg.error());
+      return 1;
+    }
+    opts->cgroup_memory = cg->memory;
+    opts->cgroup_pids = cg->pids;
+    opts->cgroup_cpuacct = cg->cpuacct;
   }
   if (opts->ip) {
     if (auto r = setup_network(opts->iface, *opts->ip, std::chrono::seconds(5)); !r) {
@@ -93,10 +111,13 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  int status = 1;
   try {
-    return run(argc, argv);
+    status = run(argc, argv);
   } catch (const std::exception& e) {
     log(std::string("fatal: ") + e.what());
-    return 1;
   }
+  // Returning from PID 1 of a microVM panics the kernel; a reboot ends the VM cleanly.
+  if (g_vm_init) vm_reboot(status);
+  return status;
 }

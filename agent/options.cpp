@@ -89,8 +89,8 @@ std::string usage() {
   return "usage: berth-agent [--listen ADDR:PORT] [--iface NAME] [--ip A.B.C.D/PREFIX]\n"
          "                   [--gateway A.B.C.D] [--work DIR] [--uid N] [--gid N]\n"
          "                   [--cgroup-memory DIR] [--cgroup-pids DIR] [--cgroup-cpuacct DIR]\n"
-         "As PID 1 without arguments it reads berth.ip=, berth.gw=, berth.iface= from "
-         "/proc/cmdline.\n";
+         "As PID 1 without arguments it reads berth.ip=, berth.gw=, berth.iface=, berth.work_mib= "
+         "from /proc/cmdline.\n";
 }
 
 std::expected<Options, std::string> parse_args(std::span<const std::string> args) {
@@ -137,6 +137,13 @@ std::expected<void, std::string> apply_kernel_cmdline(std::string_view cmdline, 
       r = set_flag("--gateway", value, o);
     else if (key == "berth.iface")
       r = set_flag("--iface", value, o);
+    else if (key == "berth.work_mib") {
+      auto mib = parse_number<uint32_t>(value, "MiB");
+      if (mib && (*mib < 1 || *mib > 65536))
+        mib = std::unexpected("MiB: not in 1..65536: '" + std::string(value) + "'");
+      if (mib) o.work_bytes = uint64_t{*mib} << 20;
+      r = mib ? std::expected<bool, std::string>(true) : std::unexpected(mib.error());
+    }
     if (!r) return std::unexpected("kernel command line " + std::string(key) + ": " + r.error());
   }
   return {};

@@ -25,6 +25,7 @@ struct Options {
   std::optional<Ipv4> ip;       // address and prefix to give `iface`; none: leave the NIC alone
   std::optional<Ipv4> gateway;  // recorded only: the agent adds no default route
   std::string work = "/work";
+  uint64_t work_bytes = 64 << 20;  // microVM only: size of the /work tmpfs (berth.work_mib=)
   uid_t uid = 65534;
   gid_t gid = 65534;
   std::string cgroup_memory;  // cgroup v1 directories a per-step child is made in; empty: none
@@ -38,7 +39,8 @@ std::string usage();
 // `args` excludes argv[0]. Accepts "--key value" and "--key=value".
 std::expected<Options, std::string> parse_args(std::span<const std::string> args);
 
-// Applies berth.ip=A.B.C.D/P, berth.gw=A.B.C.D, berth.iface=NAME from a kernel command line;
+// Applies berth.ip=A.B.C.D/P, berth.gw=A.B.C.D, berth.iface=NAME, berth.work_mib=N (1..65536)
+// from a kernel command line;
 // every other word is ignored (it is the kernel's).
 std::expected<void, std::string> apply_kernel_cmdline(std::string_view cmdline, Options& opts);
 

@@ -22,6 +22,7 @@ struct MachineConfig {
   std::string job_id;
   std::filesystem::path rootfs;     // jail: the unpacked image, mounted read-only as /
   std::filesystem::path initramfs;  // kvm: the packed image
+  std::filesystem::path kernel;     // kvm: the guest kernel (bzImage)
   std::filesystem::path agent;      // the berth-agent binary to run as PID 1
   std::filesystem::path run_dir;    // scratch owned by this machine, removed on stop
   NetConfig net;

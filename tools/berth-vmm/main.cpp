@@ -47,8 +47,7 @@ constexpr const char* kFooter =
     "  2  bad command line\n"
     "  3  guest shutdown: a triple fault\n"
     "  4  the wall limit passed\n"
-    "  5  stopped by SIGINT/SIGTERM, or a vCPU halted (KVM exits on hlt only without a pending "
-    "interrupt source)\n"
+    "  5  stopped by SIGINT/SIGTERM, or a vCPU halted\n"
     "  6  the guest rebooted after a kernel panic (the console shows \"Kernel panic\")\n";
 
 constexpr const char* kDefaultCmdline =

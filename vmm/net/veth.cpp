@@ -12,25 +12,9 @@
 
 #include "vmm/net/bridge.hpp"
 #include "vmm/net/netlink.hpp"
+#include "vmm/net/port.hpp"
 
 namespace berth::vmm::net {
-
-namespace {
-
-// /sys/class/net/<port>/brport/isolated (Linux 4.18+): the bridge forwards nothing from one
-// isolated port to another. libnl 3.7 has no setter for IFLA_BRPORT_ISOLATED, sysfs does.
-std::expected<void, std::string> isolate_port(const std::string& port) {
-  auto path = "/sys/class/net/" + port + "/brport/isolated";
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected("open " + path + ": " + std::strerror(errno));
-  ssize_t n = write(fd, "1", 1);
-  int saved = errno;
-  close(fd);
-  if (n != 1) return std::unexpected("write 1 to " + path + ": " + std::strerror(saved));
-  return {};
-}
-
-}  // namespace
 
 std::string host_veth_name(std::string_view job_id) {
   // FNV-1a 64: stable across runs and builds, unlike std::hash.

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole stack with runtime = kvm inside the KVM lab: nats-server, berth-gateway and
+# berth-worker --runtime kvm started in one lab run, then `berth run -l python examples/hello.py`
+# must print the program's output (a microVM per job: our monitor, our kernel, the python image).
+#
+#   tests/vmm/kvm_stack_hello.sh BIN_DIR IMAGE_DIR
+# BIN_DIR: a build tree with actors/berth-worker, gateway/berth-gateway, gateway/berth and
+# agent/berth-agent; IMAGE_DIR: an image dir holding the python image built with THAT agent
+# (berth-images --image-dir IMAGE_DIR --agent BIN_DIR/agent/berth-agent build python); it is
+# shared writable into the lab. Kernel: $BERTH_KERNEL, else images/kernel/build.sh.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+if [ "${1:-}" = "--inside" ]; then
+  bin=$2 images=$3 kernel=$4
+  s=/tmp/stack
+  mkdir -p "$s/nats" "$s/worker"
+  pids=()
+  cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+  trap cleanup EXIT
+  show_logs() { for f in "$s"/*.log; do echo "--- $f"; tail -n 40 "$f"; done; }
+  nats-server -c "$repo/deploy/nats-server.conf" -p 4222 --store_dir "$s/nats" >"$s/nats.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 0.2; done
+  "$bin/actors/berth-worker" --nats-url nats://127.0.0.1:4222 --state-dir "$s/worker" \
+    --agent-path "$bin/agent/berth-agent" --image-dir "$images" --runtime kvm --kernel "$kernel" \
+    --slots 1 --boot-timeout-ms 120000 >"$s/worker.log" 2>&1 &
+  pids+=($!)
+  "$bin/gateway/berth-gateway" --nats-url nats://127.0.0.1:4222 --listen 127.0.0.1:8080 \
+    >"$s/gateway.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do grep -q "pulling from" "$s/worker.log" 2>/dev/null && break; sleep 0.2; done
+  grep -q "pulling from" "$s/worker.log" || { echo "stack: the worker did not start"; show_logs; exit 1; }
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break; sleep 0.2; done
+  grep -m1 "runtime" "$s/worker.log" || true
+  start=$EPOCHREALTIME
+  rc=0
+  out=$("$bin/gateway/berth" --gateway http://127.0.0.1:8080 run -l python "$repo/examples/hello.py" 2>&1) || rc=$?
+  end=$EPOCHREALTIME
+  echo "--- berth run (exit $rc, $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%d", (b - a) * 1000 }') ms):"
+  echo "$out"
+  echo "--- worker log (tail)"
+  tail -n 25 "$s/worker.log"
+  left=$(ip -o link show 2>/dev/null | grep -c ' bt' || true)
+  echo "--- TAP devices left: $left"
+  if [ "$rc" != 0 ] || ! grep -q "Hello from berth!" <<<"$out"; then show_logs; exit 1; fi
+  [ "$left" = 0 ] || { echo "stack: a TAP device was left behind"; exit 1; }
+  echo "kvm_stack_hello: OK"
+  exit 0
+fi
+
+bin=$(realpath "${1:?usage: kvm_stack_hello.sh BIN_DIR IMAGE_DIR}")
+images=$(realpath "${2:?usage: kvm_stack_hello.sh BIN_DIR IMAGE_DIR}")
+kernel=${BERTH_KERNEL:-$("$repo/images/kernel/build.sh")}
+[ -f "$kernel" ] || { echo "kvm_stack_hello: FAIL: no guest kernel at '$kernel'" >&2; exit 1; }
+exec "$repo/tests/kvm-lab/run.sh" --timeout "${BERTH_LAB_TIMEOUT:-500}" --share "$images" -- \
+  "$0" --inside "$bin" "$images" "$kernel"
