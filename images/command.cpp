@@ -40,6 +40,9 @@ std::expected<void, std::string> run_command(const std::vector<std::string>& arg
     dup2(fd, 2);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
+    // A clean fd table, as from a shell: the worker's sockets must not leak into a build, and
+    // mmdebstrap hands apt fixed descriptor numbers that an inherited fd can disturb.
+    close_range(3, ~0u, 0);
     execvp(args[0], args.data());
     _exit(127);
   }

@@ -62,6 +62,23 @@ while (($#)); do
   esac
 done
 (($# > 0)) || ((prepare_only)) || usage
+# The lab mounts tmpfs on /tmp, /run and /var/tmp, which would hide a caller working under them
+# (a CI clone in /tmp, ctest's cwd in its build tree): share that top-level directory writable
+# unless a --share already covers it.
+for masked in /tmp /run /var/tmp; do
+  case "$PWD/" in
+  "$masked"/?*/)
+    rest=${PWD#"$masked"/}
+    top="$masked/${rest%%/*}"
+    covered=0
+    for d in "${shares[@]}"; do
+      case "$top/" in "$d"/*) covered=1 ;; esac
+    done
+    ((covered)) || shares+=("$(realpath -e "$top")")
+    break
+    ;;
+  esac
+done
 for d in "${shares[@]}"; do
   [ -d "$d" ] || host_fail "--share $d is not a directory"
   case "$d" in

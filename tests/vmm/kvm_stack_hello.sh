@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The whole stack with runtime = kvm inside the KVM lab: nats-server, berth-gateway and
 # berth-worker --runtime kvm started in one lab run, then `berth run -l python examples/hello.py`
-# must print the program's output (a microVM per job: our monitor, our kernel, the python image).
+# must print the program's output (a microVM per job: our monitor, our kernel, the python image),
+# and an endless loop with a 3 s wall limit must end time_limit.
 #
 #   tests/vmm/kvm_stack_hello.sh BIN_DIR IMAGE_DIR
-# BIN_DIR: a build tree with actors/berth-worker, gateway/berth-gateway, gateway/berth and
-# agent/berth-agent; IMAGE_DIR: an image dir holding the python image built with THAT agent
-# (berth-images --image-dir IMAGE_DIR --agent BIN_DIR/agent/berth-agent build python); it is
-# shared writable into the lab. Kernel: $BERTH_KERNEL, else images/kernel/build.sh.
+# BIN_DIR: a build tree with actors/berth-worker, gateway/berth-gateway, gateway/berth,
+# agent/berth-agent and images/berth-images; IMAGE_DIR: a scratch image dir, where the python
+# image is packed with that agent (lab_python_image.sh) and which is shared writable into the
+# lab. Kernel: $BERTH_KERNEL, else images/kernel/build.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -40,18 +41,30 @@ if [ "${1:-}" = "--inside" ]; then
   end=$EPOCHREALTIME
   echo "--- berth run (exit $rc, $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%d", (b - a) * 1000 }') ms):"
   echo "$out"
+  # An endless loop must end time_limit (the agent's wall limit inside the microVM).
+  echo 'while True: pass' >"$s/loop.py"
+  start=$EPOCHREALTIME
+  loop_out=$("$bin/gateway/berth" --gateway http://127.0.0.1:8080 run -l python --wall-ms 3000 \
+    "$s/loop.py" 2>&1) || true
+  end=$EPOCHREALTIME
+  echo "--- berth run loop.py --wall-ms 3000 ($(awk -v a="$start" -v b="$end" 'BEGIN { printf "%d", (b - a) * 1000 }') ms):"
+  echo "$loop_out"
   echo "--- worker log (tail)"
   tail -n 25 "$s/worker.log"
   left=$(ip -o link show 2>/dev/null | grep -c ' bt' || true)
   echo "--- TAP devices left: $left"
   if [ "$rc" != 0 ] || ! grep -q "Hello from berth!" <<<"$out"; then show_logs; exit 1; fi
+  grep -q "time_limit" <<<"$loop_out" || { echo "stack: the endless loop did not end time_limit"; show_logs; exit 1; }
   [ "$left" = 0 ] || { echo "stack: a TAP device was left behind"; exit 1; }
   echo "kvm_stack_hello: OK"
   exit 0
 fi
 
 bin=$(realpath "${1:?usage: kvm_stack_hello.sh BIN_DIR IMAGE_DIR}")
-images=$(realpath "${2:?usage: kvm_stack_hello.sh BIN_DIR IMAGE_DIR}")
+mkdir -p "${2:?usage: kvm_stack_hello.sh BIN_DIR IMAGE_DIR}"
+images=$(realpath "$2")
+"$here/lab_python_image.sh" "$bin/agent/berth-agent" "$bin/images/berth-images" "$images" >/dev/null ||
+  { echo "kvm_stack_hello: FAIL: could not pack the python image" >&2; exit 1; }
 kernel=${BERTH_KERNEL:-$("$repo/images/kernel/build.sh")}
 [ -f "$kernel" ] || { echo "kvm_stack_hello: FAIL: no guest kernel at '$kernel'" >&2; exit 1; }
 exec "$repo/tests/kvm-lab/run.sh" --timeout "${BERTH_LAB_TIMEOUT:-500}" --share "$images" -- \
