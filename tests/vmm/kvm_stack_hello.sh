@@ -49,6 +49,30 @@ if [ "${1:-}" = "--inside" ]; then
   end=$EPOCHREALTIME
   echo "--- berth run loop.py --wall-ms 3000 ($(awk -v a="$start" -v b="$end" 'BEGIN { printf "%d", (b - a) * 1000 }') ms):"
   echo "$loop_out"
+  # A cancel of a running job must end it cancelled, and its address lease must come back.
+  field() { /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+  cli=("$bin/gateway/berth" --gateway http://127.0.0.1:8080)
+  id=$("${cli[@]}" submit -l python --wall-ms 60000 "$s/loop.py")
+  state=""
+  for _ in $(seq 1 300); do
+    state=$("${cli[@]}" --json status "$id" | field 'r["state"]')
+    [ "$state" = running ] && break
+    sleep 0.2
+  done
+  start=$EPOCHREALTIME
+  "${cli[@]}" cancel "$id" >/dev/null
+  verdict=""
+  for _ in $(seq 1 300); do
+    verdict=$("${cli[@]}" --json status "$id" | field '(r.get("result") or {}).get("verdict", "")')
+    [ -n "$verdict" ] && break
+    sleep 0.1
+  done
+  end=$EPOCHREALTIME
+  echo "--- cancel of a job in state '$state': verdict '$verdict' after $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%d", (b - a) * 1000 }') ms"
+  [ "$verdict" = cancelled ] || { echo "stack: the cancelled job ended '$verdict'"; show_logs; exit 1; }
+  leases=$(grep -c . "$s/worker/leases" 2>/dev/null || true)
+  echo "--- leases held after the jobs: ${leases:-0}"
+  [ "${leases:-0}" = 0 ] || { echo "stack: a lease was not released"; cat "$s/worker/leases"; exit 1; }
   echo "--- worker log (tail)"
   tail -n 25 "$s/worker.log"
   left=$(ip -o link show 2>/dev/null | grep -c ' bt' || true)
