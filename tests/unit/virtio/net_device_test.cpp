@@ -231,6 +231,38 @@ TEST_F(NetDeviceTest, BatchOfTxChainsInOneNotify) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(host_receives().size(), kHdr + 60);
 }
 
+TEST_F(NetDeviceTest, TxYieldsToTheLoopAfterItsBudget) {
+  // A ring fuller than one budget: the device sends a budget's worth, then asks the loop to
+  // call it again (its watched fd turns readable) instead of holding the loop's thread.
+  const uint16_t kChains = 3 * NetDevice::kTxBudget + 8;
+  for (int i = 0; i < kChains; ++i) rig_->tx.add_chain({{NetRig::kTxBuffers, kHdr + 60}});
+  t().queue_notify(kTx);
+  EXPECT_EQ(rig_->tx.used_idx(), NetDevice::kTxBudget);
+  EXPECT_EQ(rig_->take_irq(), 1u) << "the sent part is reported at once";
+  int rounds = 1;
+  while (rig_->watched_fd_readable() && rounds < 10) {
+    rig_->poll_device();
+    ++rounds;
+    EXPECT_LE(rig_->tx.used_idx(), rounds * NetDevice::kTxBudget);
+  }
+  EXPECT_EQ(rounds, 4);
+  EXPECT_EQ(rig_->tx.used_idx(), kChains);
+  EXPECT_EQ(stats().tx_frames + stats().tx_dropped, kChains);
+  EXPECT_FALSE(rig_->watched_fd_readable()) << "nothing left: the loop must not spin";
+  EXPECT_FALSE(t().failed()) << t().error();
+}
+
+TEST_F(NetDeviceTest, ResetQuietsAPendingTxKick) {
+  for (unsigned i = 0; i < NetDevice::kTxBudget + 1; ++i)
+    rig_->tx.add_chain({{NetRig::kTxBuffers, kHdr + 60}});
+  t().queue_notify(kTx);
+  ASSERT_TRUE(rig_->watched_fd_readable());
+  rig_->driver->write32(mmio::kStatus, 0);
+  EXPECT_FALSE(rig_->watched_fd_readable());
+  rig_->poll_device();  // a late call from the loop must not touch the forgotten queues
+  EXPECT_EQ(rig_->tx.used_idx(), NetDevice::kTxBudget);
+}
+
 TEST_F(NetDeviceTest, TapHangupIsADeviceErrorNotASpin) {
   give_rx_buffer(NetRig::kRxBuffers, 2048);
   peer_.reset();

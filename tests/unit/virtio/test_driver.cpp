@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -156,10 +157,10 @@ void NetRig::poll_device() const {
 }
 
 bool NetRig::watched_fd_readable() const {
-  auto fds = transport->watched_fds();
-  if (fds.empty()) return false;
-  pollfd p{fds[0].fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+  std::vector<pollfd> p;
+  for (auto& w : transport->watched_fds()) p.push_back({w.fd, POLLIN, 0});
+  if (::poll(p.data(), p.size(), 0) <= 0) return false;
+  return std::any_of(p.begin(), p.end(), [](const pollfd& x) { return x.revents & POLLIN; });
 }
 
 size_t open_fd_count() {

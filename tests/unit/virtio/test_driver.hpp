@@ -89,8 +89,9 @@ struct NetRig {
   void bring_up(bool indirect = false);
   // Eventfd counter (0 when the device did not interrupt since the last call).
   uint64_t take_irq() const;
-  // The watched fd's handler, as the monitor's loop would call it when the fd is readable.
+  // The watched fds' handlers, as the monitor's loop would call them when readable.
   void poll_device() const;
+  // Whether any watched fd is readable (the loop would call the device).
   bool watched_fd_readable() const;
 
   GuestMemory mem;

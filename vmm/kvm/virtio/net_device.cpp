@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -46,14 +47,18 @@ std::expected<std::unique_ptr<NetDevice>, std::string> NetDevice::create(UniqueF
   ev.data.fd = tap.get();
   if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, tap.get(), &ev) < 0)
     return std::unexpected(errno_text("adding the TAP to epoll"));
+  UniqueFd kick(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!kick) return std::unexpected(errno_text("eventfd for TX"));
   return std::unique_ptr<NetDevice>(
-      new NetDevice(std::move(tap), std::move(ep), mac, std::move(name)));
+      new NetDevice(std::move(tap), std::move(ep), std::move(kick), mac, std::move(name)));
 }
 
-NetDevice::NetDevice(UniqueFd tap, UniqueFd epoll, MacAddress mac, std::string name)
+NetDevice::NetDevice(UniqueFd tap, UniqueFd epoll, UniqueFd tx_kick, MacAddress mac,
+                     std::string name)
     : name_(std::move(name)),
       tap_(std::move(tap)),
       epoll_(std::move(epoll)),
+      tx_kick_(std::move(tx_kick)),
       mac_(mac),
       rx_frame_(kMaxFrame + 64) {}
 
@@ -91,6 +96,7 @@ void NetDevice::reset() {
 void NetDevice::stop() {
   active_ = false;
   rx_chain_.reset();
+  set_tx_kick(false);
   (void)watch_tap(false);
 }
 
@@ -102,10 +108,23 @@ DeviceResult NetDevice::process_queue(uint16_t queue, Queues queues) {
 }
 
 std::vector<int> NetDevice::watched_fds() {
-  return {epoll_.get()};
+  return {epoll_.get(), tx_kick_.get()};
 }
 
-DeviceResult NetDevice::on_readable(int, Queues queues) {
+void NetDevice::set_tx_kick(bool on) {
+  // An eventfd: a write makes it readable, a read makes it quiet again. Neither can fail on a
+  // nonblocking eventfd short of counter overflow, which one write per budget cannot reach.
+  uint64_t v = 1;
+  ssize_t r = on ? ::write(tx_kick_.get(), &v, sizeof v) : ::read(tx_kick_.get(), &v, sizeof v);
+  (void)r;
+}
+
+DeviceResult NetDevice::on_readable(int fd, Queues queues) {
+  if (fd == tx_kick_.get()) {
+    set_tx_kick(false);
+    if (!active_ || !queues[kTxQueue]) return {};
+    return transmit(*queues[kTxQueue]);
+  }
   epoll_event ev[1];
   int n = epoll_wait(epoll_.get(), ev, 1, 0);
   if (n < 0 && errno != EINTR) return std::unexpected(errno_text("epoll_wait"));
@@ -143,7 +162,11 @@ DeviceResult NetDevice::transmit(Virtqueue& tx) {
   // guest's, so the kernel never acts on fields the guest was not allowed to set.
   static const uint8_t kZeroHeader[kHeaderSize] = {};
   std::vector<iovec> iov;
-  for (;;) {
+  for (unsigned budget = kTxBudget;; --budget) {
+    if (budget == 0) {
+      set_tx_kick(true);  // more may wait: come back after the loop's other fds
+      return {};
+    }
     auto popped = tx.pop();
     if (!popped) return std::unexpected("TX queue: " + popped.error().message());
     if (!*popped) return {};

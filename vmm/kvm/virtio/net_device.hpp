@@ -3,8 +3,12 @@
 // VIRTIO_NET_F_MAC and VIRTIO_NET_F_STATUS (link always up), no offloads, no mergeable RX
 // buffers, so every RX chain must hold a whole frame with its 12-byte header.
 //
-// TX: on notify, every available chain is sent with one writev(); a frame the TAP refuses
-// (EAGAIN when its queue is full, or an error) is dropped and counted, never waited for.
+// TX: on notify, available chains are sent with one writev() each; a frame the TAP refuses
+// (EAGAIN when its queue is full, or an error) is dropped and counted, never waited for. At
+// most kTxBudget chains go per call: a guest refilling the ring from another vCPU as fast as we
+// drain it would otherwise keep the monitor's one event-loop thread here, and with it the wall
+// limit's timer and stop(). When the budget runs out the device kicks itself through an eventfd
+// it watches, so the loop serves every other ready fd before the rest is sent.
 // RX: while the driver has RX buffers, the TAP's readability is watched, and each frame read is
 // copied into one chain; a frame larger than the chain is dropped and counted. With no RX
 // buffer left the TAP is no longer watched (the watched fd goes quiet) until the driver
@@ -47,6 +51,8 @@ class NetDevice : public Device {
   // §5.1.6.3.1: without VIRTIO_NET_F_MRG_RXBUF a buffer holds at least 65562 bytes' worth; we
   // read up to that much (header included) per frame.
   static constexpr size_t kMaxFrame = 65562;
+  // Chains sent per call before yielding to the event loop (see above).
+  static constexpr unsigned kTxBudget = 64;
 
   // `tap`: nonblocking, one frame per read/write with a 12-byte virtio-net header (open_tap();
   // tests use a SOCK_SEQPACKET socketpair). The device owns it. `name` starts every log line
@@ -71,16 +77,18 @@ class NetDevice : public Device {
   DeviceResult on_readable(int fd, Queues queues) override;
 
  private:
-  NetDevice(UniqueFd tap, UniqueFd epoll, MacAddress mac, std::string name);
+  NetDevice(UniqueFd tap, UniqueFd epoll, UniqueFd tx_kick, MacAddress mac, std::string name);
   DeviceResult transmit(Virtqueue& tx);
   DeviceResult receive(Virtqueue& rx);
   // Watch (or stop watching) the TAP's readability through epoll_.
   DeviceResult watch_tap(bool on);
   void log_drop(const std::string& what);
+  void set_tx_kick(bool on);
 
   std::string name_;
   UniqueFd tap_;
   UniqueFd epoll_;
+  UniqueFd tx_kick_;  // eventfd: readable while TX has chains left over from a spent budget
   MacAddress mac_;
   std::shared_ptr<NetStats> stats_ = std::make_shared<NetStats>();
   bool active_ = false;
