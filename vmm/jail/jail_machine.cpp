@@ -71,29 +71,17 @@ std::string describe_status(int status) {
 
 }  // namespace
 
-JailMachine::JailMachine(MachineConfig cfg) : cfg_(std::move(cfg)) {}
+JailMachine::JailMachine(MachineConfig cfg)
+    : LaunchedMachine(cfg.job_id, "jail"), cfg_(std::move(cfg)) {}
 
 JailMachine::~JailMachine() {
   stop();
 }
 
-std::expected<void, std::string> JailMachine::start() {
-  if (state_ != State::fresh)
-    return std::unexpected(
-        std::string("start: this machine was already started (machines are never reused)"));
-  state_ = State::started;
-  auto t0 = Clock::now();
-  auto launched = launch_steps();
-  if (!launched) {
-    spdlog::error("[{}] jail did not start: {}", cfg_.job_id, launched.error());
-    stop();
-    return launched;
-  }
-  spdlog::info(
-      "[{}] jail up in {} ms: bwrap pid {}, agent pid {}, veth {} on {}, {}/{}", cfg_.job_id,
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(), bwrap_pid_,
-      sandbox_pid_, host_veth_, cfg_.net.bridge, cfg_.net.guest_ip, cfg_.net.prefix_len);
-  return {};
+std::string JailMachine::launch_summary() const {
+  return "bwrap pid " + std::to_string(bwrap_pid_) + ", agent pid " + std::to_string(sandbox_pid_) +
+         ", veth " + host_veth_ + " on " + cfg_.net.bridge + ", " + cfg_.net.guest_ip + "/" +
+         std::to_string(cfg_.net.prefix_len);
 }
 
 std::expected<void, std::string> JailMachine::launch_steps() {
@@ -236,20 +224,13 @@ bool JailMachine::reap() {
 }
 
 MachineEnd JailMachine::poll() {
-  if (state_ == State::fresh) return MachineEnd::exited;  // nothing was ever started
+  if (state() == State::fresh) return MachineEnd::exited;  // nothing was ever started
   if (reap()) return *end_;
-  if (state_ == State::stopped) return end_.value_or(MachineEnd::killed);
+  if (state() == State::stopped) return end_.value_or(MachineEnd::killed);
   return MachineEnd::running;
 }
 
-void JailMachine::stop() {
-  if (state_ == State::stopped) return;
-  if (state_ == State::fresh) {
-    state_ = State::stopped;
-    return;
-  }
-  state_ = State::stopped;
-
+void JailMachine::teardown() {
   if (bwrap_pid_ > 0 && !reap()) {
     kill(bwrap_pid_, SIGKILL);
     // With bwrap gone, --die-with-parent SIGKILLs the agent, PID 1 of the jail's pid namespace,
@@ -308,7 +289,7 @@ std::string JailMachine::read_tail(size_t max_bytes) const {
 }
 
 std::string JailMachine::console_tail() const {
-  if (state_ == State::stopped) return last_tail_;
+  if (state() == State::stopped) return last_tail_;
   return read_tail(kConsoleTail);
 }
 

@@ -13,29 +13,28 @@
 
 #include "vmm/jail/cgroups.hpp"
 #include "vmm/jail/unique_fd.hpp"
-#include "vmm/machine.hpp"
+#include "vmm/launched_machine.hpp"
 
 namespace berth::vmm::jail {
 
-class JailMachine final : public Machine {
+class JailMachine final : public LaunchedMachine {
  public:
   explicit JailMachine(MachineConfig cfg);
   ~JailMachine() override;  // stop()
   JailMachine(const JailMachine&) = delete;
   JailMachine& operator=(const JailMachine&) = delete;
 
-  // Creates the job's cgroups, launches bwrap, attaches the jail's eth0 to the bridge, and
-  // returns once the agent has been executed inside with the planned capabilities. Any failure
-  // undoes what was done (stop()) and returns "<step>: <reason>", with bwrap's own last words
-  // when it died.
+  // start() creates the job's cgroups, launches bwrap, attaches the jail's eth0 to the bridge,
+  // and returns once the agent has been executed inside with the planned capabilities. Any
+  // failure undoes what was done (stop()) and returns "<step>: <reason>", with bwrap's own last
+  // words when it died.
   //
-  // Call it from a thread that outlives this machine (the vm_supervisor's own thread): bwrap
+  // Call start() from a thread that outlives this machine (the vm_supervisor's own thread): bwrap
   // runs with --die-with-parent, i.e. PR_SET_PDEATHSIG, which the kernel fires when the *thread*
   // that forked bwrap exits, not the process. A jail started from a short-lived helper thread is
   // SIGKILLed the moment that thread ends.
-  std::expected<void, std::string> start() override;
+
   MachineEnd poll() override;
-  void stop() override;
   std::string console_tail() const override;
   std::string_view runtime() const override { return "jail"; }
 
@@ -47,9 +46,9 @@ class JailMachine final : public Machine {
   std::filesystem::path console_log() const { return cfg_.run_dir / "console.log"; }
 
  private:
-  enum class State { fresh, started, stopped };
-
-  std::expected<void, std::string> launch_steps();
+  std::expected<void, std::string> launch_steps() override;
+  std::string launch_summary() const override;
+  void teardown() override;
   std::unexpected<std::string> failure(std::string_view step, const std::string& why);
   std::expected<void, std::string> wait_for_agent_exec(std::chrono::milliseconds timeout);
   // waitpid(WNOHANG) on bwrap; true once it has been reaped.
@@ -57,7 +56,6 @@ class JailMachine final : public Machine {
   std::string read_tail(size_t max_bytes) const;
 
   MachineConfig cfg_;
-  State state_ = State::fresh;
   std::string host_veth_;
   std::vector<CgroupDir> cgroups_;
   bool run_dir_made_ = false;

@@ -20,7 +20,6 @@
 namespace berth::vmm::kvm {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -97,30 +96,17 @@ uint32_t guest_memory_mib(const MachineConfig& cfg) {
   return cfg.memory_mib + kKernelOverheadMib + mib_up(packed) + mib_up(unpacked);
 }
 
-KvmMachine::KvmMachine(MachineConfig cfg) : cfg_(std::move(cfg)) {}
+KvmMachine::KvmMachine(MachineConfig cfg)
+    : LaunchedMachine(cfg.job_id, "microVM"), cfg_(std::move(cfg)) {}
 
 KvmMachine::~KvmMachine() {
   stop();
 }
 
-std::expected<void, std::string> KvmMachine::start() {
-  if (state_ != State::fresh)
-    return std::unexpected(
-        std::string("start: this machine was already started (machines are never reused)"));
-  state_ = State::started;
-  auto t0 = Clock::now();
-  auto launched = launch_steps();
-  if (!launched) {
-    spdlog::error("[{}] microVM did not start: {}", cfg_.job_id, launched.error());
-    stop();
-    return launched;
-  }
-  spdlog::info("[{}] microVM up in {} ms: tap {} on {}, {}/{}, kernel {}, initramfs {}",
-               cfg_.job_id,
-               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(),
-               tap_, cfg_.net.bridge, cfg_.net.guest_ip, cfg_.net.prefix_len, cfg_.kernel.string(),
-               cfg_.initramfs.string());
-  return {};
+std::string KvmMachine::launch_summary() const {
+  return "tap " + tap_ + " on " + cfg_.net.bridge + ", " + cfg_.net.guest_ip + "/" +
+         std::to_string(cfg_.net.prefix_len) + ", kernel " + cfg_.kernel.string() + ", initramfs " +
+         cfg_.initramfs.string();
 }
 
 std::expected<void, std::string> KvmMachine::launch_steps() {
@@ -172,7 +158,7 @@ std::expected<void, std::string> KvmMachine::launch_steps() {
 }
 
 MachineEnd KvmMachine::poll() {
-  if (state_ == State::fresh) return MachineEnd::exited;
+  if (state() == State::fresh) return MachineEnd::exited;
   if (end_) return *end_;
   if (!vm_) return MachineEnd::killed;
   auto rec = vm_->poll();
@@ -183,13 +169,7 @@ MachineEnd KvmMachine::poll() {
   return *end_;
 }
 
-void KvmMachine::stop() {
-  if (state_ == State::stopped) return;
-  if (state_ == State::fresh) {
-    state_ = State::stopped;
-    return;
-  }
-  state_ = State::stopped;
+void KvmMachine::teardown() {
   if (vm_) {
     vm_->stop();
     ExitRecord rec = vm_->wait();  // joins the vCPU and event-loop threads

@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "vmm/kvm/virtio/net_device.hpp"
-#include "vmm/machine.hpp"
+#include "vmm/launched_machine.hpp"
 
 namespace berth::vmm::kvm {
 
@@ -29,18 +29,16 @@ std::string kernel_cmdline(const MachineConfig& cfg);
 // the kernel keeps compressed until it has unpacked it into RAM (tmpfs-backed rootfs).
 uint32_t guest_memory_mib(const MachineConfig& cfg);
 
-class KvmMachine final : public Machine {
+class KvmMachine final : public LaunchedMachine {
  public:
   explicit KvmMachine(MachineConfig cfg);
   ~KvmMachine() override;  // stop()
   KvmMachine(const KvmMachine&) = delete;
   KvmMachine& operator=(const KvmMachine&) = delete;
 
-  // Creates the TAP, attaches it to the bridge, and boots the VM; returns once its vCPU runs.
-  // The agent listens a few seconds later (the guest kernel boots and unpacks the initramfs).
-  std::expected<void, std::string> start() override;
+  // start() creates the TAP, attaches it to the bridge, and boots the VM; it returns once the
+  // vCPU runs. The agent listens a few seconds later (the kernel unpacks the initramfs first).
   MachineEnd poll() override;
-  void stop() override;
   std::string console_tail() const override;
   std::string_view runtime() const override { return "kvm"; }
 
@@ -49,11 +47,11 @@ class KvmMachine final : public Machine {
   std::optional<std::string> end_message() const;
 
  private:
-  enum class State { fresh, started, stopped };
-  std::expected<void, std::string> launch_steps();
+  std::expected<void, std::string> launch_steps() override;
+  std::string launch_summary() const override;
+  void teardown() override;
 
   MachineConfig cfg_;
-  State state_ = State::fresh;
   std::string tap_;
   std::unique_ptr<Vm> vm_;
   std::string last_tail_;
