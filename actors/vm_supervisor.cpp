@@ -239,6 +239,7 @@ bool Supervisor::boot() {
   }();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   if (!booted) {
+    w_.metrics.machine_boot_failed();
     auto tail = machine_ ? machine_->console_tail() : std::string();
     auto message = "the machine did not come up: " + booted.error() +
                    (tail.empty() ? "" : "\n--- console ---\n" + tail);
@@ -248,6 +249,7 @@ bool Supervisor::boot() {
     fail(message);
     return false;
   }
+  w_.metrics.machine_booted(static_cast<double>(ms) / 1000);
   std::string detail = std::string(machine_->runtime()) + ", " + std::to_string(ms) + " ms";
   if (machine_->runtime() == "kvm")
     detail += ", kernel " + mc.kernel.string() + ", image " +
@@ -354,6 +356,7 @@ void Supervisor::persist_and_ack(Outcome outcome) {
       return;
     }
     events_.state(JobState::finished);
+    w_.metrics.job_finished(messages::to_string(res.verdict));
     spdlog::info("[{}] finished: {} exit={} {} ms", id_, messages::to_string(res.verdict),
                  res.exit_code ? std::to_string(*res.exit_code) : "-", res.wall_ms);
     if (auto a = nats::ack(t_.msg->get()); !a)
@@ -369,6 +372,7 @@ void Supervisor::persist_and_ack(Outcome outcome) {
     return true;
   });
   teardown();
+  w_.metrics.job_handed_back(outcome == Outcome::retry);
   events_.state(JobState::queued);
   spdlog::warn("[{}] {}; handing it back to the queue", id_,
                outcome == Outcome::retry ? retry_reason_ : "worker shutting down");

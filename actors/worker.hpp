@@ -1,6 +1,7 @@
 #pragma once
 // What every actor of one worker process shares: configuration, the NATS connection, the job
 // store, the language catalog, the long-lived actors and the index of running supervisors.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include "actors/job_store.hpp"
 #include "actors/worker_config.hpp"
+#include "actors/worker_metrics.hpp"
 #include "images/language.hpp"
 #include "messages/nats/connection.hpp"
 #include "messages/nats/jetstream.hpp"
@@ -35,6 +37,10 @@ class SupervisorIndex {
     auto it = by_id_.find(id);
     if (it == by_id_.end()) return std::nullopt;
     return it->second;
+  }
+  size_t size() {
+    std::lock_guard l(mu_);
+    return by_id_.size();
   }
   std::vector<caf::actor> all() {
     std::lock_guard l(mu_);
@@ -62,6 +68,10 @@ struct Worker {
   caf::actor image_builder;
   caf::actor scheduler;
   SupervisorIndex supervisors;
+  WorkerMetrics metrics;
+  // Set (release) once every field above is; until then the status server, which starts first,
+  // reads only cfg, runtime, supervisors and metrics.
+  std::atomic<bool> ready{false};
 };
 
 }  // namespace berth::actors

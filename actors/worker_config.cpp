@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include "base/listen_address.hpp"
 #include "images/image_store.hpp"
 #include "images/language.hpp"
 
@@ -64,7 +65,8 @@ std::expected<WorkerConfig, std::string> load_worker_config(int argc, char** arg
                                          {"max_attempts", &c.max_attempts},
                                          {"boot_timeout_ms", &c.boot_timeout_ms},
                                          {"drain_timeout_ms", &c.drain_timeout_ms},
-                                         {"log_level", &c.log_level}};
+                                         {"log_level", &c.log_level},
+                                         {"status_listen", &c.status_listen}};
 
   CLI::App app{"berth-worker: pulls jobs from NATS JetStream and runs each in a fresh machine"};
   std::string config_file;
@@ -119,6 +121,9 @@ std::expected<WorkerConfig, std::string> load_worker_config(int argc, char** arg
   if (c.agent_path.empty()) c.agent_path = BERTH_DEFAULT_AGENT_PATH;
   if (c.slots == 0) return std::unexpected("slots must be at least 1");
   if (c.max_attempts == 0) return std::unexpected("max_attempts must be at least 1");
+  if (c.status_listen != "off")
+    if (auto l = parse_listen(c.status_listen); !l)
+      return std::unexpected("status_listen must be host:port or off: " + l.error());
   if (c.bridge.empty() || c.bridge.size() > 15)
     return std::unexpected("bridge must be a network interface name of 1 to 15 characters");
   return c;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <expected>
 #include <string>
+#include <string_view>
 
 namespace berth::actors {
 
@@ -23,10 +24,20 @@ struct WorkerConfig {
   std::string cidr = "10.213.0.0/24";
   uint32_t ack_wait_ms = 30'000;
   uint32_t max_attempts = 3;
-  uint32_t boot_timeout_ms = 10'000;
+  // From machine start to the agent's hello. 0: the runtime's own default (default_boot_timeout).
+  uint32_t boot_timeout_ms = 0;
   uint32_t drain_timeout_ms = 10'000;
   std::string log_level = "info";
+  // host:port of the status server (GET /healthz, GET /metrics); "off" runs none.
+  std::string status_listen = "127.0.0.1:9470";
 };
+
+// The boot timeout when none is configured: a jail's agent runs within a second; a microVM must
+// boot its kernel and unpack the image first, which takes about 10 s in the KVM lab (a TCG-
+// emulated host, 10-20x slower than hardware), so kvm gets room for a loaded lab.
+constexpr uint32_t default_boot_timeout_ms(std::string_view runtime) {
+  return runtime == "kvm" ? 30'000 : 10'000;
+}
 
 // Parses argv (and the file it names with --config, and the environment).
 std::expected<WorkerConfig, std::string> load_worker_config(int argc, char** argv);

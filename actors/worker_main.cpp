@@ -12,7 +12,9 @@
 #include "actors/image_builder.hpp"
 #include "actors/ip_manager.hpp"
 #include "actors/scheduler.hpp"
+#include "actors/status_server.hpp"
 #include "actors/worker.hpp"
+#include "actors/worker_status.hpp"
 #include "messages/subjects.hpp"
 #include "vmm/net/bridge.hpp"
 
@@ -64,10 +66,21 @@ int main(int argc, char** argv) {
   Worker w;
   w.cfg = *cfg;
   w.runtime = must(vmm::choose_runtime(cfg->runtime, cfg->kernel), "runtime");
-  spdlog::info("worker {}: runtime {} ({})", cfg->worker_id, w.runtime.name, w.runtime.reason);
+  if (w.cfg.boot_timeout_ms == 0) w.cfg.boot_timeout_ms = default_boot_timeout_ms(w.runtime.name);
+  spdlog::info("worker {}: runtime {} ({}), boot timeout {} ms", cfg->worker_id, w.runtime.name,
+               w.runtime.reason, w.cfg.boot_timeout_ms);
   if (!std::filesystem::exists(cfg->agent_path)) {
     spdlog::critical("agent binary {} not found (set agent_path)", cfg->agent_path);
     return 1;
+  }
+  // First, so a port already in use stops the worker before it touches the host; it answers
+  // "starting" until `w.ready`, and stops before the fields it reads go.
+  std::unique_ptr<StatusServer> status;
+  if (cfg->status_listen != "off") {
+    status = must(StatusServer::start(*parse_listen(cfg->status_listen), worker_status_handler(w)),
+                  "status server");
+    spdlog::info("worker {}: status on http://{}:{}/healthz and /metrics", cfg->worker_id,
+                 parse_listen(cfg->status_listen)->host, status->port());
   }
   std::filesystem::create_directories(std::filesystem::path(cfg->state_dir) / "machines");
 
@@ -123,6 +136,7 @@ int main(int argc, char** argv) {
                                         }),
                       "cancel subscription");
 
+  w.ready.store(true, std::memory_order_release);
   spdlog::info("worker {}: {} slot(s), bridge {} {}/{}, pulling from {}", cfg->worker_id,
                cfg->slots, cfg->bridge, w.gateway_ip, w.prefix_len, cfg->nats_url);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -133,6 +147,7 @@ int main(int argc, char** argv) {
     caf::scoped_actor waiter{sys};
     waiter->wait_for(w.scheduler);
   }
+  status.reset();
   caf::anon_send_exit(w.ip_manager, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(w.image_builder, caf::exit_reason::user_shutdown);
   // Close NATS while logging still works: nats.c's callbacks log, and would otherwise run

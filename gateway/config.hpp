@@ -6,6 +6,8 @@
 #include <expected>
 #include <string>
 
+#include "base/listen_address.hpp"
+
 namespace berth::gateway {
 
 struct GatewayConfig {
@@ -28,11 +30,7 @@ struct ConfigError {
 };
 std::expected<GatewayConfig, ConfigError> load_gateway_config(int argc, char** argv);
 
-struct ListenAddress {
-  std::string host;
-  uint16_t port = 0;
-};
-// "127.0.0.1:8080", "[::1]:8080", ":8080" (all interfaces).
-std::expected<ListenAddress, std::string> parse_listen(const std::string& listen);
+using berth::ListenAddress;
+using berth::parse_listen;
 
 }  // namespace berth::gateway

@@ -5,35 +5,25 @@
 namespace berth::gateway {
 
 void Metrics::request(int code, double seconds) {
-  std::lock_guard lock(m_);
-  ++by_code_[code];
-  size_t i = 0;
-  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
-  ++buckets_[i];
-  seconds_sum_ += seconds;
-  ++count_;
+  {
+    std::lock_guard lock(m_);
+    ++by_code_[code];
+  }
+  request_seconds_.observe(seconds);
 }
 
 std::string Metrics::render(bool nats_connected) const {
   std::ostringstream o;
   o << "# HELP berth_gateway_http_requests_total HTTP requests answered, by status code.\n"
        "# TYPE berth_gateway_http_requests_total counter\n";
-  std::lock_guard lock(m_);
-  for (auto [code, n] : by_code_)
-    o << "berth_gateway_http_requests_total{code=\"" << code << "\"} " << n << "\n";
-  o << "# HELP berth_gateway_request_seconds Time from a request's arrival to the end of its "
-       "answer (streams included).\n"
-       "# TYPE berth_gateway_request_seconds histogram\n";
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    cumulative += buckets_[i];
-    o << "berth_gateway_request_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << cumulative
-      << "\n";
+  {
+    std::lock_guard lock(m_);
+    for (auto [code, n] : by_code_)
+      o << "berth_gateway_http_requests_total{code=\"" << code << "\"} " << n << "\n";
   }
-  cumulative += buckets_.back();
-  o << "berth_gateway_request_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
-    << "berth_gateway_request_seconds_sum " << seconds_sum_ << "\n"
-    << "berth_gateway_request_seconds_count " << count_ << "\n";
+  request_seconds_.render(o, "berth_gateway_request_seconds",
+                          "Time from a request's arrival to the end of its answer (streams "
+                          "included).");
   o << "# HELP berth_gateway_jobs_submitted_total Jobs accepted and queued (HTTP and NATS).\n"
        "# TYPE berth_gateway_jobs_submitted_total counter\n"
        "berth_gateway_jobs_submitted_total "

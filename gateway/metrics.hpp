@@ -1,11 +1,12 @@
 #pragma once
 // The gateway's counters, rendered as Prometheus text on GET /metrics (DESIGN.md §6).
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+
+#include "base/histogram.hpp"
 
 namespace berth::gateway {
 
@@ -19,16 +20,10 @@ class Metrics {
   }
   std::string render(bool nats_connected) const;
 
-  // Upper bounds of the request_seconds histogram buckets (+Inf is implied).
-  static constexpr std::array<double, 12> kBuckets = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                      0.25,  0.5,   1,    5,     30,   120};
-
  private:
   mutable std::mutex m_;
   std::map<int, uint64_t> by_code_;
-  std::array<uint64_t, kBuckets.size() + 1> buckets_{};  // last: +Inf
-  double seconds_sum_ = 0;
-  uint64_t count_ = 0;
+  Histogram request_seconds_{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120};
   std::atomic<uint64_t> jobs_submitted_{0};
   std::atomic<uint64_t> nats_requests_ok_{0};
   std::atomic<uint64_t> nats_requests_failed_{0};

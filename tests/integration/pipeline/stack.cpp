@@ -17,7 +17,11 @@ std::string random_hex(int n) {
 }
 }  // namespace
 
-Stack::Stack(int slots) : dir_(scratch_dir("stack")), slots_(slots), gateway_port_(free_port()) {
+Stack::Stack(int slots)
+    : dir_(scratch_dir("stack")),
+      slots_(slots),
+      gateway_port_(free_port()),
+      worker_status_port_(free_port()) {
   static std::mt19937 rng{std::random_device{}()};
   bridge_ = "bt" + random_hex(8);
   cidr_ = "10.213." + std::to_string(rng() % 250 + 2) + ".0/24";
@@ -44,7 +48,8 @@ void Stack::start_worker() {
   worker_ = Process(
       {std::string(BERTH_BINARY_DIR) + "/actors/berth-worker", "--nats-url", nats_.url(), "--slots",
        std::to_string(slots_), "--state-dir", (dir_ / "worker").string(), "--bridge", bridge_,
-       "--cidr", cidr_, "--runtime", "jail", "--ack-wait-ms", "10000", "--log-level", "debug"},
+       "--cidr", cidr_, "--runtime", "jail", "--ack-wait-ms", "10000", "--log-level", "debug",
+       "--status-listen", "127.0.0.1:" + std::to_string(worker_status_port_)},
       dir_ / "worker.log");
   // The worker is ready once its consumer exists; a log line says so.
   if (!eventually([&] { return worker_.log_text().find("pulling from") != std::string::npos; },

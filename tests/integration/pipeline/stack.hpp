@@ -28,6 +28,8 @@ class Stack {
 
   NatsServer& nats() { return nats_; }
   uint16_t gateway_port() const { return gateway_port_; }
+  // The worker's status server (GET /healthz, /metrics).
+  uint16_t worker_status_port() const { return worker_status_port_; }
   const std::string& bridge() const { return bridge_; }
   const std::filesystem::path& state_dir() const { return dir_; }
   std::string worker_log() const { return worker_.log_text(); }
@@ -48,6 +50,7 @@ class Stack {
   NatsServer nats_;
   int slots_;
   uint16_t gateway_port_;
+  uint16_t worker_status_port_;
   std::string bridge_, cidr_;
   Process gateway_, worker_;
 };

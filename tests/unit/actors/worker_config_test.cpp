@@ -1,0 +1,55 @@
+// berth-worker's configuration (actors/worker_config.cpp): the status server's address and the
+// runtime-dependent boot timeout.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "actors/worker_config.hpp"
+
+namespace berth::actors {
+namespace {
+
+std::expected<WorkerConfig, std::string> load(std::vector<std::string> args) {
+  args.insert(args.begin(), "berth-worker");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return load_worker_config(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(WorkerConfig, StatusServerIsOnByDefaultOnLoopback) {
+  auto c = load({});
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->status_listen, "127.0.0.1:9470");
+}
+
+TEST(WorkerConfig, StatusServerCanBeTurnedOffOrMoved) {
+  auto off = load({"--status-listen", "off"});
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_EQ(off->status_listen, "off");
+  auto moved = load({"--status-listen", ":0"});
+  ASSERT_TRUE(moved) << moved.error();
+}
+
+TEST(WorkerConfig, BadStatusAddressNamesTheKey) {
+  for (const char* bad : {"9470", "localhost:http", "127.0.0.1:70000"}) {
+    auto c = load({"--status-listen", bad});
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().find("status_listen"), std::string::npos) << c.error();
+    EXPECT_NE(c.error().find(bad), std::string::npos) << c.error();
+  }
+}
+
+TEST(WorkerConfig, BootTimeoutDefaultsToTheRuntimes) {
+  auto c = load({});
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->boot_timeout_ms, 0u) << "0 = the runtime's default, resolved once it is chosen";
+  EXPECT_EQ(default_boot_timeout_ms("jail"), 10'000u);
+  EXPECT_GT(default_boot_timeout_ms("kvm"), default_boot_timeout_ms("jail"));
+  auto set = load({"--boot-timeout-ms", "120000"});
+  ASSERT_TRUE(set) << set.error();
+  EXPECT_EQ(set->boot_timeout_ms, 120'000u);
+}
+
+}  // namespace
+}  // namespace berth::actors
