@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -16,12 +17,26 @@ std::expected<GuestMemory, std::string> GuestMemory::create(uint64_t size) {
   GuestMemory mem;
   auto map = [&](uint64_t gpa, uint64_t len) -> std::expected<void, std::string> {
     // MAP_NORESERVE: a guest that never touches its RAM costs the host nothing.
-    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    // Aligned to 2 MiB, as the region's guest address is: KVM maps a guest page with a 2 MiB
+    // nested page only where host and guest addresses agree modulo 2 MiB, and otherwise takes
+    // a fault per 4 KiB the guest touches. bench/vmm measured the unaligned mapping 1.65x slower
+    // than QEMU to the agent (a 24 MB initramfs to unpack) and the aligned one no slower.
+    constexpr uint64_t kHuge = 2u << 20;
+    void* raw = mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED)
       return std::unexpected("mmap of " + std::to_string(len >> 20) +
                              " MiB guest memory: " + std::strerror(errno));
-    mem.regions_.push_back({gpa, len, static_cast<uint8_t*>(p)});
+    auto start = reinterpret_cast<uintptr_t>(raw);
+    auto aligned = (start + kHuge - 1) & ~(kHuge - 1);
+    // Give back the slack on either side (munmap of a part of a mapping cannot fail here).
+    if (aligned > start) munmap(raw, aligned - start);
+    if (uint64_t tail = start + kHuge - aligned; tail > 0)
+      munmap(reinterpret_cast<void*>(aligned + len), tail);
+    // Where transparent huge pages are "madvise" only (as on these build machines), ask for
+    // them; EINVAL where THP is not built in changes nothing, so the result is not checked.
+    madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);
+    mem.regions_.push_back({gpa, len, reinterpret_cast<uint8_t*>(aligned)});
     return {};
   };
   uint64_t low = size < kMmioGapStart ? size : kMmioGapStart;

@@ -37,6 +37,21 @@ TEST(E820, LargeGuestSkipsTheGap) {
     EXPECT_FALSE(e.addr < kMmioGapEnd && e.addr + e.size > kMmioGapStart) << "RAM in the gap";
 }
 
+TEST(GuestMemoryLayout, RegionsAreHugePageAlignedOnTheHost) {
+  // KVM backs guest RAM with 2 MiB nested pages only where host and guest addresses agree
+  // modulo 2 MiB (guest_memory.cpp); both regions' guest addresses are 2 MiB multiples.
+  auto mem = mem_of(4096);
+  ASSERT_EQ(mem.regions().size(), 2u);
+  for (const auto& r : mem.regions()) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(r.host) % (2u << 20), 0u) << "region at " << r.guest_addr;
+    EXPECT_EQ(r.guest_addr % (2u << 20), 0u);
+  }
+  // The memory is usable to its last byte and nothing past the region is ours to touch.
+  const auto& last = mem.regions().back();
+  last.host[last.size - 1] = 0x5a;
+  EXPECT_EQ(last.host[last.size - 1], 0x5a);
+}
+
 TEST(BootParams, FieldsForCommandLineInitrdAndE820) {
   BootParamsSpec spec;
   spec.hdr.header = 0x53726448;
