@@ -12,8 +12,8 @@ import argparse
 import json
 import statistics
 import subprocess
-import time
-import urllib.request
+
+from berth_client import node_ms, submit
 
 HELLO = {
     "bash": "echo Hello",
@@ -29,23 +29,6 @@ HELLO = {
     "lua": 'print("Hello")\n',
     "php": '<?php echo "Hello\\n";\n',
 }
-
-
-def run_job(gateway, language):
-    body = json.dumps({"language": language, "source": HELLO[language]}).encode()
-    req = urllib.request.Request(gateway + "/v1/jobs?wait=true", data=body,
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    start = time.monotonic()
-    with urllib.request.urlopen(req, timeout=300) as resp:
-        record = json.load(resp)
-    return time.monotonic() - start, record
-
-
-def node_ms(record, name):
-    for n in record.get("plan", []):
-        if n.get("name") == name and n.get("started_ms") and n.get("finished_ms"):
-            return n["finished_ms"] - n["started_ms"]
-    return None
 
 
 def main():
@@ -64,7 +47,7 @@ def main():
         img = images.get(lang, {})
         lat, comp, run, ok = [], [], [], 0
         for _ in range(args.runs):
-            secs, rec = run_job(args.gateway, lang)
+            secs, rec = submit(args.gateway, lang, HELLO[lang])
             res = rec.get("result", {})
             if res.get("verdict") == "ok" and res.get("stdout", "").strip() == "Hello":
                 ok += 1

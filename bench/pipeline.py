@@ -12,19 +12,14 @@ import json
 import statistics
 import threading
 import time
-import urllib.request
+
+from berth_client import node_durations, submit as submit_job
 
 SOURCES = {"python": 'print("Hello from berth!")', "bash": "echo Hello from berth!"}
 
 
 def submit(gateway, language):
-    body = json.dumps({"language": language, "source": SOURCES[language]}).encode()
-    req = urllib.request.Request(gateway + "/v1/jobs?wait=true", data=body,
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    start = time.monotonic()
-    with urllib.request.urlopen(req, timeout=300) as resp:
-        record = json.load(resp)
-    return time.monotonic() - start, record
+    return submit_job(gateway, language, SOURCES[language])
 
 
 def pct(values, p):
@@ -74,9 +69,8 @@ def main():
         print(f"throughput_jobs_per_s={len(results) / elapsed:.2f}")
         nodes = {}
         for _, rec in results:
-            for n in rec.get("plan", []):
-                if n.get("finished_ms") and n.get("started_ms"):
-                    nodes.setdefault(n["name"], []).append(n["finished_ms"] - n["started_ms"])
+            for name, ms in node_durations(rec):
+                nodes.setdefault(name, []).append(ms)
         print("node_median_ms " + " ".join(
             f"{k}={statistics.median(v):.0f}" for k, v in nodes.items()))
     for _, rec in failures[:3]:

@@ -47,23 +47,12 @@ fi
 echo "boot_guest_kernel: kernel $kernel ($(stat -c %s "$kernel") bytes)"
 cp "$kernel" "$dir/bzImage"
 
-# The tiny initramfs: static busybox from the lab's cache (run.sh --prepare fetches it) and an
-# /init that logs the marker through /dev/kmsg, so it carries the kernel's timestamp, and reboots.
-"$here/run.sh" --prepare 2>/dev/null || { echo "boot_guest_kernel: FAIL: kvm-lab --prepare failed" >&2; exit 1; }
-busybox=$(ls -d "${BERTH_LAB_CACHE:-/var/cache/berth/kvm-lab}"/unpacked/busybox-static_*/bin/busybox | tail -n 1)
-root=$dir/root
-mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/etc"
-# busybox's setpriv has no --reuid (nor "all" caps): su drops to nobody (setgroups, setgid,
-# setuid) instead.
-echo 'root:x:0:0::/:/bin/sh
-nobody:x:65534:65534::/:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:
-nogroup:x:65534:' >"$root/etc/group"
-cp "$busybox" "$root/bin/busybox"
+# The tiny initramfs (busybox_initramfs.sh): static busybox from the lab's cache and an /init
+# that logs the marker through /dev/kmsg, so it carries the kernel's timestamp, and reboots.
 # After the marker, /init checks a few kernel features the agent relies on (cgroup v1
 # hierarchies, tmpfs, sysctl, urandom, netlink, dropping to uid 65534 without capabilities);
 # a "check ... FAIL" line fails the test.
-cat >"$root/init" <<EOF
+"$here/busybox_initramfs.sh" "$dir/initramfs.cpio.gz" <<EOF ||
 #!/bin/busybox sh
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 /bin/busybox mount -t proc proc /proc
@@ -85,8 +74,7 @@ check no-new-privs sh -c 'setpriv --nnp --inh-caps=-chown cat /proc/self/status 
 check setuid-nobody sh -c 'test "\$(su -s /bin/sh -c "id -u" nobody)" = 65534'
 reboot -f
 EOF
-chmod 755 "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet -R 0:0 | gzip -1 >"$dir/initramfs.cpio.gz")
+  { echo "boot_guest_kernel: FAIL: could not pack the busybox initramfs" >&2; exit 1; }
 
 rc=0
 "$here/run.sh" --timeout "${BERTH_LAB_TIMEOUT:-500}" --share "$dir" -- "$0" --inside "$dir" || rc=$?

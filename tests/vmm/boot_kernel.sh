@@ -43,23 +43,17 @@ fi
 echo "boot_kernel: kernel $kernel ($(stat -c %s "$kernel") bytes)"
 cp "$kernel" "$dir/bzImage"
 
-# The initramfs: the host's static busybox and an /init that prints the marker on the console
-# and reboots through the i8042 (berth-vmm's default command line has reboot=k).
-busybox=${BERTH_BUSYBOX:-/bin/busybox}
-file -L "$busybox" 2>/dev/null | grep -q "statically linked" ||
-  { echo "boot_kernel: FAIL: $busybox is not a static busybox (apt-get install busybox-static)" >&2; exit 1; }
-root=$dir/root
-mkdir -p "$root/bin" "$root/dev" "$root/proc"
-cp "$busybox" "$root/bin/busybox"
-cat >"$root/init" <<INIT
+# The initramfs (tests/kvm-lab/busybox_initramfs.sh): static busybox and an /init that prints
+# the marker on the console and reboots through the i8042 (berth-vmm's default command line has
+# reboot=k).
+"$repo/tests/kvm-lab/busybox_initramfs.sh" "$dir/initramfs.cpio.gz" <<INIT ||
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 echo "$marker"
 echo "uptime at /init: \$(/bin/busybox cut -d' ' -f1 /proc/uptime) s"
 /bin/busybox reboot -f
 INIT
-chmod 755 "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet -R 0:0 | gzip -1 >"$dir/initramfs.cpio.gz")
+  { echo "boot_kernel: FAIL: could not pack the busybox initramfs" >&2; exit 1; }
 
 rc=0
 "$repo/tests/kvm-lab/run.sh" --timeout "${BERTH_LAB_TIMEOUT:-500}" --share "$dir" -- \
