@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   double wall_limit = 0;
   bool verbose = false;
   bool stats = false;
+  bool no_seccomp = false;
   cfg.cmdline = kDefaultCmdline;
   app.add_option("--kernel", cfg.kernel, "bzImage or ELF vmlinux")->required();
   app.add_option("--initrd", cfg.initrd, "initramfs (cpio, optionally compressed)");
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
   app.add_flag("--stats", stats,
                "at exit, print to stderr: ms from process start to the first console byte and to "
                "the end, and the peak RSS (VmHWM, guest RAM the guest touched included)");
+  app.add_flag("--no-seccomp", no_seccomp,
+               "do not load the seccomp filters of the vCPU and event-loop threads (to find out "
+               "whether a failure is a call the filters refuse)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -110,6 +114,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("berth-vmm"));
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
 
+  cfg.seccomp = !no_seccomp;
   if (wall_limit > 0)
     cfg.wall_limit = std::chrono::milliseconds(static_cast<int64_t>(wall_limit * 1000));
   if (!tap.empty()) {

@@ -53,10 +53,10 @@ void EventLoop::remove(int fd) {
   handlers_.erase(fd);
 }
 
-std::expected<void, std::string> EventLoop::start() {
+std::expected<void, std::string> EventLoop::start(ThreadHooks hooks) {
   if (thread_.joinable()) return std::unexpected("event loop already started");
   try {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, hooks = std::move(hooks)] { run(hooks); });
   } catch (const std::system_error& e) {
     return std::unexpected(std::string("event loop thread: ") + e.what());
   }
@@ -76,14 +76,20 @@ void EventLoop::request_stop() {
   }
 }
 
-void EventLoop::run() {
+void EventLoop::run(const ThreadHooks& hooks) {
+  auto fatal = [&](std::string message) {
+    spdlog::error("vmm: event loop: {}", message);
+    if (hooks.on_fatal) hooks.on_fatal(std::move(message));
+  };
+  if (hooks.setup) {
+    if (auto r = hooks.setup(); !r) return fatal(r.error());
+  }
   epoll_event events[16];
   while (!stopping_.load()) {
     int n = epoll_wait(epoll_.get(), events, 16, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("vmm: event loop epoll_wait: {}", std::strerror(errno));
-      return;
+      return fatal(std::string("epoll_wait: ") + std::strerror(errno));
     }
     for (int i = 0; i < n && !stopping_.load(); ++i) {
       if (events[i].data.fd == wake_.get()) continue;

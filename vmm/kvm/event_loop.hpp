@@ -29,7 +29,14 @@ class EventLoop {
   std::expected<void, std::string> add(int fd, std::function<void()> on_readable);
   void remove(int fd);
 
-  std::expected<void, std::string> start();
+  // What the thread does before its first epoll_wait (the Vm installs its seccomp filter there),
+  // and whom it tells when it cannot go on (setup failed, epoll_wait failed); the loop thread then
+  // ends. Both optional; on_fatal runs on the loop thread.
+  struct ThreadHooks {
+    std::function<std::expected<void, std::string>()> setup;
+    std::function<void(std::string)> on_fatal;
+  };
+  std::expected<void, std::string> start(ThreadHooks hooks = {});
   // Asks the thread to end after the callback it is running; safe from the loop thread itself.
   void request_stop();
   // request_stop(), then joins the thread (not from the loop thread).
@@ -37,7 +44,7 @@ class EventLoop {
 
  private:
   EventLoop() = default;
-  void run();
+  void run(const ThreadHooks& hooks);
 
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd: stop() writes it

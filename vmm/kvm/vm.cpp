@@ -15,6 +15,7 @@
 #include "vmm/kvm/mptable.hpp"
 #include "vmm/kvm/reset_ports.hpp"
 #include "vmm/kvm/serial.hpp"
+#include "vmm/kvm/thread_filter.hpp"
 #include "vmm/kvm/vcpu_loop.hpp"
 
 namespace berth::vmm::kvm {
@@ -277,7 +278,13 @@ std::expected<void, std::string> Vm::arm_wall_limit() {
 
 std::expected<void, std::string> Vm::start_threads() {
   install_vcpu_kick_handler();
-  if (auto r = loop_->start(); !r) return r;
+  EventLoop::ThreadHooks hooks;
+  if (cfg_.seccomp) hooks.setup = [] { return install_event_loop_thread_filter(); };
+  // A loop that cannot run leaves the guest without its devices: the VM ends.
+  hooks.on_fatal = [this](std::string message) {
+    finish(ExitReason::error, "event loop: " + std::move(message));
+  };
+  if (auto r = loop_->start(std::move(hooks)); !r) return r;
   std::lock_guard lock(threads_mu_);
   live_.assign(vcpus_.size(), false);
   handles_.assign(vcpus_.size(), pthread_t{});
@@ -301,7 +308,15 @@ void Vm::vcpu_thread(size_t index) {
   sigemptyset(&set);
   sigaddset(&set, vcpu_kick_signal());
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-  VcpuEnd end = run_vcpu_loop(*vcpus_[index], pio_, mmio_, stop_);
+  // Last, after what the filter would refuse (pthread_setname_np is prctl(PR_SET_NAME)). The
+  // vCPU was configured before the thread started, so KVM_RUN is all the thread needs of it.
+  VcpuEnd end;
+  if (auto r = cfg_.seccomp ? install_vcpu_thread_filter(vcpus_[index]->fd())
+                            : std::expected<void, std::string>{};
+      !r)
+    end = {ExitReason::error, "vCPU " + std::to_string(index) + ": " + r.error()};
+  else
+    end = run_vcpu_loop(*vcpus_[index], pio_, mmio_, stop_);
   if (!stop_.load() || end.reason != ExitReason::stopped) finish(end.reason, end.message);
   std::lock_guard lock(threads_mu_);
   live_[index] = false;

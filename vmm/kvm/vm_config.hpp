@@ -84,6 +84,9 @@ struct VmConfig {
   std::optional<RawImage> raw_image;
   std::vector<PortDevice> extra_port_devices;
   const char* kvm_path = "/dev/kvm";
+  // Each vCPU thread and the event-loop thread load a seccomp allowlist for themselves
+  // (thread_filter.hpp). Off only to debug the monitor (berth-vmm --no-seccomp).
+  bool seccomp = true;
 };
 
 }  // namespace berth::vmm::kvm
