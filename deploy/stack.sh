@@ -9,6 +9,7 @@ bin=$root/build/release
 state=${BERTH_STATE:-$root/state}
 port=${BERTH_NATS_PORT:-4222}
 http=${BERTH_HTTP_PORT:-8080}
+status_port=${BERTH_WORKER_STATUS_PORT:-9470}
 mkdir -p "$state/logs" "$state/nats" "$state/worker"
 
 start_one() {  # name, command...
@@ -30,13 +31,20 @@ case "${1:-}" in
 start)
   start_one nats nats-server -c "$root/deploy/nats-server.conf" -p "$port" --store_dir "$state/nats"
   wait_for nats-server bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  # The guest kernel deploy/build.sh built (cached: printed at once). With it, runtime = auto
+  # runs jobs in microVMs where /dev/kvm is hardware-backed, and in the jail elsewhere; the
+  # worker's log and its /healthz say which and why.
+  kernel=$("$root/images/kernel/build.sh" 2>/dev/null) || kernel=""
   start_one worker "$bin/actors/berth-worker" --nats-url "nats://127.0.0.1:$port" \
-    --state-dir "$state/worker" --agent-path "$bin/agent/berth-agent"
+    --state-dir "$state/worker" --agent-path "$bin/agent/berth-agent" \
+    ${kernel:+--kernel "$kernel"} --status-listen "127.0.0.1:$status_port"
   start_one gateway "$bin/gateway/berth-gateway" --nats-url "nats://127.0.0.1:$port" \
     --listen "127.0.0.1:$http"
   wait_for gateway bash -c "exec 3<>/dev/tcp/127.0.0.1/$http"
   wait_for worker grep -q "pulling from" "$state/logs/worker.log"
   echo "stack: up — gateway http://127.0.0.1:$http, nats nats://127.0.0.1:$port, state $state"
+  echo "stack: worker $(grep -m1 -o 'runtime [a-z]* ([^)]*)' "$state/logs/worker.log" | tail -n 1 || true);" \
+    "status http://127.0.0.1:$status_port/healthz and /metrics"
   ;;
 stop)
   for name in gateway worker nats; do
