@@ -99,5 +99,34 @@ TEST(WorkerStatusPort, ATakenPortStopsTheWorkerWithTheReason) {
   EXPECT_FALSE(std::filesystem::exists("/sys/class/net/" + bridge));
 }
 
+TEST(WorkerStatusPort, StartingUntilNatsIsThere) {
+  // No nats-server at this port: the worker keeps retrying, and says so on /healthz.
+  auto dir = scratch_dir("worker-starting");
+  uint16_t nats_port = free_port(), status_port = free_port();
+  std::string bridge = "btw" + std::to_string(getpid() % 100000);
+  Process worker(
+      {std::string(BERTH_BINARY_DIR) + "/actors/berth-worker", "--nats-url",
+       "nats://127.0.0.1:" + std::to_string(nats_port), "--state-dir", (dir / "state").string(),
+       "--bridge", bridge, "--cidr", "10.213.251.0/24", "--runtime", "jail", "--status-listen",
+       "127.0.0.1:" + std::to_string(status_port)},
+      dir / "worker.log");
+  HttpResponse r;
+  EXPECT_TRUE(eventually(
+      [&] {
+        r = http("GET", status_port, "/healthz");
+        return r.status == 503;
+      },
+      20s))
+      << r.status << " " << r.body << worker.log_text();
+  if (r.status == 503) {
+    auto j = nlohmann::json::parse(r.body);
+    EXPECT_EQ(j["status"], "starting");
+    EXPECT_EQ(j["runtime"], "jail");
+  }
+  EXPECT_TRUE(worker.running()) << worker.log_text();
+  worker.stop();
+  run({"ip", "link", "del", bridge}, 5s);
+}
+
 }  // namespace
 }  // namespace berth::test
