@@ -9,6 +9,8 @@ packages=(
   libnl-3-dev libnl-route-3-dev libspdlog-dev libgtest-dev libboost-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev liblz4-dev libzstd-dev libseccomp-dev
   bubblewrap mmdebstrap iproute2
+  # The jail tests' tiny root (tests/unit/jail): a static busybox, nothing else to install in it.
+  busybox-static
   # The guest kernel (images/kernel/build.sh); zstd compresses its bzImage.
   linux-source-6.1 flex bison bc libelf-dev zstd
   # The KVM lab (tests/kvm-lab/run.sh): QEMU's emulated SVM CPU, cpio for its initramfs.
