@@ -18,16 +18,8 @@ namespace {
 constexpr uint16_t kRx = NetDevice::kRxQueue;
 constexpr uint16_t kTx = NetDevice::kTxQueue;
 
-class HostileGuestTest : public ::testing::Test {
+class HostileGuestTest : public NetRigTest {
  protected:
-  void SetUp() override {
-    int sv[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    peer_.reset(sv[1]);
-    rig_ = std::make_unique<NetRig>(UniqueFd(sv[0]));
-    ASSERT_TRUE(rig_->transport);
-  }
-
   void bring_up(bool indirect = false) { rig_->bring_up(indirect); }
   MmioTransport& t() { return *rig_->transport; }
   MmioDriver& drv() { return *rig_->driver; }
@@ -86,8 +78,6 @@ class HostileGuestTest : public ::testing::Test {
     EXPECT_NE(t().error().find(rule_name(rule)), std::string::npos);
   }
 
-  UniqueFd peer_;
-  std::unique_ptr<NetRig> rig_;
   std::vector<uint8_t> snap_;
 };
 

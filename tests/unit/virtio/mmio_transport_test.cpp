@@ -20,24 +20,14 @@ constexpr uint64_t kNetFeatures = feature::bit(feature::kVersion1) |
                                   feature::bit(feature::kNetMac) |
                                   feature::bit(feature::kNetStatus);
 
-class MmioTransportTest : public ::testing::Test {
+class MmioTransportTest : public NetRigTest {
  protected:
-  void SetUp() override {
-    int sv[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    peer_.reset(sv[1]);
-    rig_ = std::make_unique<NetRig>(UniqueFd(sv[0]));
-    ASSERT_TRUE(rig_->transport);
-  }
   MmioTransport& t() { return *rig_->transport; }
   MmioDriver& drv() { return *rig_->driver; }
   void send_one_tx_frame() {
     rig_->tx.add_chain({{NetRig::kTxBuffers, 72}});
     t().queue_notify(NetDevice::kTxQueue);
   }
-
-  UniqueFd peer_;
-  std::unique_ptr<NetRig> rig_;
 };
 
 TEST_F(MmioTransportTest, IdentifiesAsModernNetDevice) {

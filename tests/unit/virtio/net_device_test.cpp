@@ -26,14 +26,11 @@ std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
   return v;
 }
 
-class NetDeviceTest : public ::testing::Test {
+class NetDeviceTest : public NetRigTest {
  protected:
   void SetUp() override {
-    int sv[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    peer_.reset(sv[1]);
-    rig_ = std::make_unique<NetRig>(UniqueFd(sv[0]));
-    ASSERT_TRUE(rig_->transport);
+    NetRigTest::SetUp();
+    if (HasFatalFailure()) return;
     rig_->bring_up();
   }
   MmioTransport& t() { return *rig_->transport; }
@@ -58,9 +55,6 @@ class NetDeviceTest : public ::testing::Test {
     t().queue_notify(kRx);
     return head;
   }
-
-  UniqueFd peer_;
-  std::unique_ptr<NetRig> rig_;
 };
 
 TEST_F(NetDeviceTest, TxFrameReachesTheTapWithAZeroHeader) {

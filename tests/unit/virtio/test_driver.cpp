@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -161,6 +162,14 @@ bool NetRig::watched_fd_readable() const {
   for (auto& w : transport->watched_fds()) p.push_back({w.fd, POLLIN, 0});
   if (::poll(p.data(), p.size(), 0) <= 0) return false;
   return std::any_of(p.begin(), p.end(), [](const pollfd& x) { return x.revents & POLLIN; });
+}
+
+void NetRigTest::SetUp() {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  peer_.reset(sv[1]);
+  rig_ = std::make_unique<NetRig>(UniqueFd(sv[0]));
+  ASSERT_TRUE(rig_->transport);
 }
 
 size_t open_fd_count() {

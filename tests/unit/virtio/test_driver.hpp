@@ -105,6 +105,16 @@ struct NetRig {
   static constexpr uint64_t kTxBuffers = 0x400000;
 };
 
+// A NetRig over one end of a SOCK_SEQPACKET socketpair standing in for the TAP (one frame per
+// read/write, like a TAP with IFF_VNET_HDR); peer_ is the host's end. Not brought up.
+class NetRigTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  UniqueFd peer_;
+  std::unique_ptr<NetRig> rig_;
+};
+
 // Number of open fds of this process.
 size_t open_fd_count();
 
