@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/config_loader.hpp"
+
 namespace berth::actors {
 
 struct WorkerConfig {
@@ -40,6 +42,7 @@ constexpr uint32_t default_boot_timeout_ms(std::string_view runtime) {
 }
 
 // Parses argv (and the file it names with --config, and the environment).
-std::expected<WorkerConfig, std::string> load_worker_config(int argc, char** argv);
+// The error is the text to print: a usage message for --help (exit 0), or what was wrong.
+std::expected<WorkerConfig, config::Error> load_worker_config(int argc, char** argv);
 
 }  // namespace berth::actors

@@ -54,7 +54,11 @@ auto retry_until_up(const char* what, F f) {
 int main(int argc, char** argv) {
   auto cfg = load_worker_config(argc, argv);
   if (!cfg) {
-    fprintf(stderr, "berth-worker: %s\n", cfg.error().c_str());
+    if (cfg.error().help) {
+      std::printf("%s\n", cfg.error().message.c_str());
+      return 0;
+    }
+    std::fprintf(stderr, "berth-worker: %s\n", cfg.error().message.c_str());
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));

@@ -6,6 +6,7 @@
 #include <expected>
 #include <string>
 
+#include "base/config_loader.hpp"
 #include "base/listen_address.hpp"
 
 namespace berth::gateway {
@@ -24,10 +25,7 @@ struct GatewayConfig {
 
 // Parses argv (and the file it names with --config, and the environment). The error is the
 // text to print: a usage message for --help, or what was wrong and where.
-struct ConfigError {
-  std::string message;
-  bool help = false;  // --help was asked for: print and exit 0
-};
+using ConfigError = config::Error;
 std::expected<GatewayConfig, ConfigError> load_gateway_config(int argc, char** argv);
 
 using berth::ListenAddress;

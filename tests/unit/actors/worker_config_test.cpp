@@ -10,7 +10,7 @@
 namespace berth::actors {
 namespace {
 
-std::expected<WorkerConfig, std::string> load(std::vector<std::string> args) {
+std::expected<WorkerConfig, config::Error> load(std::vector<std::string> args) {
   args.insert(args.begin(), "berth-worker");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -19,35 +19,52 @@ std::expected<WorkerConfig, std::string> load(std::vector<std::string> args) {
 
 TEST(WorkerConfig, StatusServerIsOnByDefaultOnLoopback) {
   auto c = load({});
-  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->status_listen, "127.0.0.1:9470");
 }
 
 TEST(WorkerConfig, StatusServerCanBeTurnedOffOrMoved) {
   auto off = load({"--status-listen", "off"});
-  ASSERT_TRUE(off) << off.error();
+  ASSERT_TRUE(off) << off.error().message;
   EXPECT_EQ(off->status_listen, "off");
   auto moved = load({"--status-listen", ":0"});
-  ASSERT_TRUE(moved) << moved.error();
+  ASSERT_TRUE(moved) << moved.error().message;
 }
 
 TEST(WorkerConfig, BadStatusAddressNamesTheKey) {
   for (const char* bad : {"9470", "localhost:http", "127.0.0.1:70000"}) {
     auto c = load({"--status-listen", bad});
     ASSERT_FALSE(c) << bad;
-    EXPECT_NE(c.error().find("status_listen"), std::string::npos) << c.error();
-    EXPECT_NE(c.error().find(bad), std::string::npos) << c.error();
+    EXPECT_NE(c.error().message.find("status_listen"), std::string::npos) << c.error().message;
+    EXPECT_NE(c.error().message.find(bad), std::string::npos) << c.error().message;
   }
+}
+
+TEST(WorkerConfig, HelpIsNotAnError) {
+  auto c = load({"--help"});
+  ASSERT_FALSE(c);
+  EXPECT_TRUE(c.error().help);
+  EXPECT_NE(c.error().message.find("--status-listen"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("BERTH_WORKER_STATUS_LISTEN"), std::string::npos);
+}
+
+TEST(WorkerConfig, NumbersMustFitTheirField) {
+  auto c = load({"--slots", "4294967296"});  // 2^32: not a uint32_t
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("--slots"), std::string::npos) << c.error().message;
+  EXPECT_FALSE(c.error().help);
+  EXPECT_FALSE(load({"--slots", "-1"}));
+  EXPECT_FALSE(load({"--slots", "2x"}));
 }
 
 TEST(WorkerConfig, BootTimeoutDefaultsToTheRuntimes) {
   auto c = load({});
-  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->boot_timeout_ms, 0u) << "0 = the runtime's default, resolved once it is chosen";
   EXPECT_EQ(default_boot_timeout_ms("jail"), 10'000u);
   EXPECT_GT(default_boot_timeout_ms("kvm"), default_boot_timeout_ms("jail"));
   auto set = load({"--boot-timeout-ms", "120000"});
-  ASSERT_TRUE(set) << set.error();
+  ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(set->boot_timeout_ms, 120'000u);
 }
 
