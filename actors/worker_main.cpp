@@ -81,10 +81,10 @@ int main(int argc, char** argv) {
   // "starting" until `w.ready`, and stops before the fields it reads go.
   std::unique_ptr<StatusServer> status;
   if (cfg->status_listen != "off") {
-    status = must(StatusServer::start(*parse_listen(cfg->status_listen), worker_status_handler(w)),
-                  "status server");
+    auto addr = *parse_listen(cfg->status_listen);  // checked by load_worker_config
+    status = must(StatusServer::start(addr, worker_status_handler(w)), "status server");
     spdlog::info("worker {}: status on http://{}:{}/healthz and /metrics", cfg->worker_id,
-                 parse_listen(cfg->status_listen)->host, status->port());
+                 addr.host, status->port());
   }
   std::filesystem::create_directories(std::filesystem::path(cfg->state_dir) / "machines");
 
