@@ -362,6 +362,32 @@ TEST_F(Languages, bash) {
   RunEndToEnd(case_named("bash"));
 }
 
+// The image carries Python's whole standard library, not python3-minimal's part of it: each of
+// these imports failed with ModuleNotFoundError on an image built from python3-minimal.
+TEST_F(Languages, python_standard_library) {
+  const std::string program = R"py(import asyncio, ctypes, decimal, json, sqlite3, unittest
+import urllib.parse, urllib.request, xml.etree.ElementTree as ET, zoneinfo, datetime
+db = sqlite3.connect(":memory:")
+db.execute("create table t (x)")
+db.execute("insert into t values (41)")
+print(json.dumps({"sum": db.execute("select x + 1 from t").fetchone()[0]}))
+print(decimal.Decimal("0.1") + decimal.Decimal("0.2"))
+print(asyncio.run(asyncio.sleep(0, result="async")))
+print(ctypes.sizeof(ctypes.c_int32))
+print(ET.fromstring("<a><b>xml</b></a>").find("b").text)
+print(urllib.parse.urlsplit("http://h/p?q=1").query)
+tz = zoneinfo.ZoneInfo("Europe/Berlin")
+print(datetime.datetime(2026, 7, 1, 12, tzinfo=tz).utcoffset())
+print(unittest.TestCase.__name__)
+)py";
+  auto rec = stack_->wait_finished(stack_->submit(job("python", program)), kJobTimeout);
+  SCOPED_TRACE(rec.dump(2));
+  EXPECT_EQ(rec["result"]["verdict"], "ok");
+  EXPECT_EQ(rec["result"]["stdout"],
+            "{\"sum\": 42}\n0.3\nasync\n4\nxml\nq=1\n2:00:00\nTestCase\n");
+  EXPECT_EQ(rec["result"]["stderr"], "");
+}
+
 // The table and images/languages/ name the same languages, and the compiled ones are exactly
 // those with a compile-error program. Needs no stack.
 TEST(LanguageTable, CoversEveryShippedLanguage) {

@@ -49,7 +49,7 @@ TEST_F(Pipeline, HelloPyOverHttp) {
     if (l["name"] != "python") continue;
     found = true;
     EXPECT_EQ(l["built"], true) << l.dump();
-    EXPECT_FALSE(l["image"]["packages"].value("python3-minimal", "").empty()) << l.dump();
+    EXPECT_FALSE(l["image"]["packages"].value("python3", "").empty()) << l.dump();
   }
   EXPECT_TRUE(found);
 }
