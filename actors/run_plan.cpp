@@ -6,10 +6,11 @@ using messages::Phase;
 using messages::PlanNode;
 
 std::vector<PlanNode> build_plan(const messages::JobSpec&, const images::Language& lang) {
-  std::vector<PlanNode> plan = {
-      {"image", Phase::prepare}, {"ip", Phase::prepare}, {"boot", Phase::prepare}};
-  if (!lang.compile.empty()) plan.push_back({"compile", Phase::execute});
-  plan.push_back({"run", Phase::execute});
+  std::vector<PlanNode> plan = {{.name = "image", .phase = Phase::prepare},
+                                {.name = "ip", .phase = Phase::prepare},
+                                {.name = "boot", .phase = Phase::prepare}};
+  if (!lang.compile.empty()) plan.push_back({.name = "compile", .phase = Phase::execute});
+  plan.push_back({.name = "run", .phase = Phase::execute});
   return plan;
 }
 

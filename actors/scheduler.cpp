@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 #include <set>
 
+#include "actors/ack_heartbeat.hpp"
 #include "actors/atoms.hpp"
+#include "actors/memory_budget.hpp"
 #include "actors/vm_supervisor.hpp"
 #include "messages/codec.hpp"
 
@@ -24,10 +27,35 @@ void reject(nats::Msg& msg, const std::string& why) {
 
 void scheduler(caf::blocking_actor* self, Worker* w, std::shared_ptr<nats::PullConsumer> consumer) {
   std::set<std::string> running;
+  MemoryBudget memory(w->cfg.memory_mib);
+  // Claimed jobs that wait for memory, oldest first; kept alive with "in progress".
+  std::deque<std::shared_ptr<Ticket>> waiting;
+  auto last_renewal = Clock::now();
   bool stopping = false;
   auto on_done = [&](done_atom, const std::string& id) {
     running.erase(id);
+    memory.release(id);
     w->supervisors.remove(id);
+  };
+  auto need_of = [&](const Ticket& t) {
+    return machine_memory_mib(t.spec.limits.memory_mib, w->runtime.name);
+  };
+  auto start = [&](std::shared_ptr<Ticket> ticket) {
+    running.insert(ticket->spec.id);
+    memory.reserve(ticket->spec.id, need_of(*ticket));
+    auto sup = self->spawn(vm_supervisor, w, ticket);
+    w->supervisors.add(ticket->spec.id, sup);
+  };
+  auto start_waiting = [&] {
+    while (!waiting.empty() && running.size() < w->cfg.slots &&
+           memory.fits(need_of(*waiting.front()))) {
+      start(waiting.front());
+      waiting.pop_front();
+    }
+    if (!waiting.empty() && Clock::now() - last_renewal > heartbeat_interval(w->cfg.ack_wait_ms)) {
+      for (auto& t : waiting) (void)nats::in_progress(t->msg->get());
+      last_renewal = Clock::now();
+    }
   };
 
   while (!stopping) {
@@ -38,8 +66,10 @@ void scheduler(caf::blocking_actor* self, Worker* w, std::shared_ptr<nats::PullC
                     [&](shutdown_atom) { stopping = true; }, caf::after(0ms) >> [] {});
     }
     if (stopping) break;
+    start_waiting();
     size_t free = w->cfg.slots - std::min<size_t>(running.size(), w->cfg.slots);
-    if (free == 0 || !w->conn->connected()) {
+    // A job waiting for memory holds the queue: pulling more would only add waiters.
+    if (free == 0 || !waiting.empty() || !w->conn->connected()) {
       self->receive([&](done_atom a, const std::string& id) { on_done(a, id); },
                     [&](shutdown_atom) { stopping = true; }, caf::after(250ms) >> [] {});
       continue;
@@ -69,11 +99,26 @@ void scheduler(caf::blocking_actor* self, Worker* w, std::shared_ptr<nats::PullC
       auto ticket = std::make_shared<Ticket>();
       ticket->msg = std::make_shared<nats::Msg>(std::move(m));
       ticket->spec = std::move(*spec);
-      running.insert(ticket->spec.id);
-      auto sup = self->spawn(vm_supervisor, w, ticket);
-      w->supervisors.add(ticket->spec.id, sup);
+      auto need = need_of(*ticket);
+      if (need > memory.total()) {
+        // It can never run here; its supervisor ends it with the reason, like any other job.
+        ticket->refusal = "the job needs " + std::to_string(need) +
+                          " MiB of host memory with its machine; worker " + w->cfg.worker_id +
+                          " admits at most " + std::to_string(memory.total()) + " MiB (memory_mib)";
+        start(ticket);
+        memory.release(ticket->spec.id);
+      } else if (memory.fits(need) && waiting.empty()) {
+        start(ticket);
+      } else {
+        spdlog::info("[{}] waits for {} MiB of memory ({} of {} MiB reserved)", ticket->spec.id,
+                     need, memory.reserved(), memory.total());
+        waiting.push_back(std::move(ticket));
+      }
     }
   }
+  // Jobs still waiting for memory never started: hand them back at once.
+  for (auto& t : waiting) (void)nats::nak(t->msg->get(), 0);
+  waiting.clear();
 
   // Drain: stop pulling, let running jobs finish for a while, then hand the rest back.
   spdlog::info("scheduler: draining {} running job(s)", running.size());

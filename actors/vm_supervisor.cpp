@@ -4,16 +4,21 @@
 
 #include <chrono>
 
+#include "actors/ack_heartbeat.hpp"
+#include "actors/agent_handshake.hpp"
 #include "actors/agent_link.hpp"
 #include "actors/atoms.hpp"
 #include "actors/job_events.hpp"
 #include "actors/job_result.hpp"
 #include "actors/run_plan.hpp"
+#include "messages/agent_auth.hpp"
 #include "messages/clock.hpp"
 #include "messages/codec.hpp"
 #include "messages/nats/jetstream.hpp"
+#include "messages/worker_info.hpp"
 #include "vmm/jail/jail_machine.hpp"
 #include "vmm/kvm/kvm_machine.hpp"
+#include "vmm/net/ipv4.hpp"
 
 namespace berth::actors {
 
@@ -47,11 +52,20 @@ class Supervisor {
   bool prepare_image();
   bool lease_ip();
   bool boot();
+  // A network job on a worker without egress: back to the queue when another live worker
+  // offers egress, otherwise refused (the gateway refuses such jobs up front; this is the race).
+  bool network_refused();
   bool execute(const messages::ExecStep& step);
   void persist_and_ack(Outcome outcome);
   void teardown();
   void mark(const std::string& node, NodeStatus status, std::string detail = {});
-  void keep_alive();
+  // Every ack, nak or term goes through here: the heartbeat stops first, so no "in progress"
+  // can follow the message's settlement.
+  template <class F>
+  void settle(F f) {
+    heartbeat_.reset();
+    f(t_.msg->get());
+  }
   void fail(const std::string& message) { result_.end(Verdict::internal_error, message); }
 
   caf::blocking_actor* self_;
@@ -68,10 +82,13 @@ class Supervisor {
   bool cancelled_ = false;
   bool shutdown_ = false;
   std::string retry_reason_;
-  Clock::time_point last_keep_alive_ = Clock::now();
+  std::string give_back_reason_ = "worker shutting down";
+  int64_t give_back_delay_ms_ = 0;
+  std::optional<AckHeartbeat> heartbeat_;
 };
 
 void Supervisor::run() {
+  heartbeat_.emplace(t_.msg, heartbeat_interval(w_.cfg.ack_wait_ms), id_);
   if (!claim()) return;
   Outcome outcome = prepare_and_execute();
   persist_and_ack(outcome);
@@ -99,12 +116,12 @@ bool Supervisor::claim() {
       &t_.spec);
   if (!rec) {
     spdlog::error("[{}] cannot claim: {}; handing it back", id_, rec.error());
-    (void)nats::nak(t_.msg->get(), 2000);
+    settle([](natsMsg* m) { (void)nats::nak(m, 2000); });
     return false;
   }
   if (already_finished) {
     spdlog::info("[{}] already finished; acknowledging the redelivery", id_);
-    (void)nats::ack(t_.msg->get());
+    settle([](natsMsg* m) { (void)nats::ack(m); });
     return false;
   }
   if (cancel_requested) {
@@ -123,6 +140,12 @@ bool Supervisor::claim() {
     persist_and_ack(Outcome::finished);
     return false;
   }
+  if (!t_.refusal.empty()) {
+    fail(t_.refusal);
+    persist_and_ack(Outcome::finished);
+    return false;
+  }
+  if (network_refused()) return false;
   spdlog::info("[{}] scheduled: {} (attempt {})", id_, t_.spec.language, rec->attempts);
   events_.state(JobState::scheduled);
   return true;
@@ -146,6 +169,25 @@ Outcome Supervisor::prepare_and_execute() {
   return retry_reason_.empty() ? Outcome::finished : Outcome::retry;
 }
 
+bool Supervisor::network_refused() {
+  if (!t_.spec.network || w_.cfg.egress == "nat") return false;
+  bool elsewhere = false;
+  if (auto entries = w_.workers_bucket->entries())
+    for (auto& [key, e] : *entries)
+      if (auto info = messages::decode<messages::WorkerInfo>(e.value, "worker announcement"))
+        elsewhere = elsewhere || (info->egress == "nat" && info->worker_id != w_.cfg.worker_id);
+  if (elsewhere) {
+    give_back_reason_ = "a network job, and this worker's egress is none";
+    // Not at once: this worker would likely fetch it again before the one with egress does.
+    give_back_delay_ms_ = 1000;
+    persist_and_ack(Outcome::give_back);
+    return true;
+  }
+  result_.end(Verdict::internal_error, "network access is disabled on this deployment");
+  persist_and_ack(Outcome::finished);
+  return true;
+}
+
 bool Supervisor::prepare_image() {
   mark("image", NodeStatus::running);
   // Asked again every few seconds so the JetStream message is kept alive through a long build;
@@ -163,7 +205,6 @@ bool Supervisor::prepare_image() {
               initramfs_ = std::move(initramfs);
             },
             [&](caf::error&) {});
-    keep_alive();
     if (!answered) continue;
     if (!ok) {
       mark("image", NodeStatus::failed, key_or_error);
@@ -209,10 +250,23 @@ bool Supervisor::boot() {
   mc.initramfs = initramfs_;
   mc.kernel = w_.cfg.kernel;
   mc.agent = w_.cfg.agent_path;
+  mc.monitor = w_.cfg.monitor_path;
   mc.run_dir = std::filesystem::path(w_.cfg.state_dir) / "machines" / id_;
-  mc.net = {w_.cfg.bridge, ip_, w_.prefix_len, w_.gateway_ip};
+  mc.net = {
+      w_.cfg.bridge,  ip_, w_.prefix_len, w_.gateway_ip, t_.spec.network && w_.cfg.egress == "nat",
+      w_.filter.get()};
   mc.memory_mib = t_.spec.limits.memory_mib;
   mc.processes = t_.spec.limits.processes;
+  mc.cpu_percent = w_.cfg.cpu_percent;
+  if (auto ip = vmm::net::Ipv4::parse(ip_)) mc.job_uid = w_.cfg.uid_base + (ip->value() & 0xffff);
+  // Fresh for every machine, so a proof is worth nothing to any other.
+  auto secret = messages::random_bytes(messages::kSecretBytes);
+  if (!secret) {
+    mark("boot", NodeStatus::failed, secret.error());
+    fail("no secret for the machine: " + secret.error());
+    return false;
+  }
+  mc.secret = *secret;
   machine_ =
       w_.runtime.name == "kvm" ? vmm::kvm::make_kvm_machine(mc) : vmm::jail::make_jail_machine(mc);
   auto booted = [&]() -> std::expected<void, std::string> {
@@ -223,19 +277,7 @@ bool Supervisor::boot() {
     if (!link) return std::unexpected(link.error());
     link_ = std::move(*link);
     link_->start_reader(caf::actor_cast<caf::actor>(self_));
-    bool hello = false;
-    std::string why = "no hello from the agent within 5 s";
-    self_->receive(
-        [&](frame_atom, std::string& body) {
-          auto m = messages::decode_agent_message(body);
-          if (m && m->type == messages::AgentMsgType::hello)
-            hello = true;
-          else
-            why = m ? "the agent's first message was not hello" : m.error();
-        },
-        [&](closed_atom, std::string& reason) { why = reason; }, caf::after(5s) >> [] {});
-    if (!hello) return std::unexpected(why);
-    return {};
+    return open_agent_session(self_, *link_, mc.secret, ip_, 5s);
   }();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   if (!booted) {
@@ -279,7 +321,6 @@ bool Supervisor::execute(const messages::ExecStep& step) {
     (void)link_->send(messages::make_message(messages::Cancel{"cancelled by request"}));
   };
   auto check = [&] {
-    keep_alive();
     if (cancel_deadline && Clock::now() > *cancel_deadline) {
       result_.end(Verdict::cancelled, "cancelled");
       done = true;
@@ -352,19 +393,21 @@ void Supervisor::persist_and_ack(Outcome outcome) {
     if (!rec) {
       // Never ack what is not persisted: JetStream hands the job out again.
       spdlog::error("[{}] result not persisted ({}); handing the job back", id_, rec.error());
-      (void)nats::nak(t_.msg->get(), 2000);
+      settle([](natsMsg* m) { (void)nats::nak(m, 2000); });
       return;
     }
     events_.state(JobState::finished);
     w_.metrics.job_finished(messages::to_string(res.verdict));
     spdlog::info("[{}] finished: {} exit={} {} ms", id_, messages::to_string(res.verdict),
                  res.exit_code ? std::to_string(*res.exit_code) : "-", res.wall_ms);
-    if (auto a = nats::ack(t_.msg->get()); !a)
-      spdlog::warn("[{}] ack failed ({}); a redelivery will find it finished", id_, a.error());
+    settle([&](natsMsg* m) {
+      if (auto a = nats::ack(m); !a)
+        spdlog::warn("[{}] ack failed ({}); a redelivery will find it finished", id_, a.error());
+    });
     return;
   }
   // retry: a fresh machine gets another attempt (counted in the record); give_back: this worker
-  // is shutting down and the attempt does not count.
+  // is shutting down, or cannot run the job (network), and the attempt does not count.
   w_.store->update(id_, [&](JobRecord& r) {
     if (r.terminal()) return false;
     r.state = JobState::queued;
@@ -375,8 +418,10 @@ void Supervisor::persist_and_ack(Outcome outcome) {
   w_.metrics.job_handed_back(outcome == Outcome::retry);
   events_.state(JobState::queued);
   spdlog::warn("[{}] {}; handing it back to the queue", id_,
-               outcome == Outcome::retry ? retry_reason_ : "worker shutting down");
-  (void)nats::nak(t_.msg->get(), outcome == Outcome::retry ? 500 : 0);
+               outcome == Outcome::retry ? retry_reason_ : give_back_reason_);
+  settle([&](natsMsg* m) {
+    (void)nats::nak(m, outcome == Outcome::retry ? 500 : give_back_delay_ms_);
+  });
 }
 
 void Supervisor::teardown() {
@@ -406,13 +451,6 @@ void Supervisor::mark(const std::string& node, NodeStatus status, std::string de
     return true;
   });
   if (!r) spdlog::warn("[{}] plan node {} not updated: {}", id_, node, r.error());
-}
-
-// Long jobs and image builds outlive the consumer's ack wait; tell JetStream we are on it.
-void Supervisor::keep_alive() {
-  if (Clock::now() - last_keep_alive_ < 5s) return;
-  last_keep_alive_ = Clock::now();
-  (void)nats::in_progress(t_.msg->get());
 }
 
 }  // namespace

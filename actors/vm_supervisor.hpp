@@ -23,6 +23,9 @@ namespace berth::actors {
 struct Ticket {
   std::shared_ptr<nats::Msg> msg;  // acked only after the terminal record is persisted
   messages::JobSpec spec;
+  // Set when this worker can never run the job (it needs more memory than the worker admits):
+  // the supervisor then ends it internal_error with this reason.
+  std::string refusal;
 };
 
 void vm_supervisor(caf::blocking_actor* self, Worker* worker, std::shared_ptr<Ticket> ticket);

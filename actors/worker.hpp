@@ -17,6 +17,7 @@
 #include "messages/nats/connection.hpp"
 #include "messages/nats/jetstream.hpp"
 #include "messages/nats/kv.hpp"
+#include "vmm/net/host_filter.hpp"
 #include "vmm/runtime.hpp"
 
 namespace berth::actors {
@@ -63,6 +64,12 @@ struct Worker {
   std::unique_ptr<nats::JetStream> js;
   std::unique_ptr<nats::KeyValue> kv;
   std::unique_ptr<JobStore> store;
+  // berth_workers: where this worker announces itself and learns whether any live worker
+  // offers egress (for a network job that reached a worker without it).
+  std::unique_ptr<nats::KeyValue> workers_bucket;
+  // The packet filter of the bridge (installed before any machine exists).
+  std::unique_ptr<vmm::net::HostFilter> filter;
+  std::vector<vmm::net::Cidr> egress_denied;
   std::shared_ptr<const images::LanguageCatalog> catalog;
   caf::actor ip_manager;
   caf::actor image_builder;

@@ -1,6 +1,7 @@
 // berth-worker: connects to NATS, prepares the host network, starts the actors and runs jobs
 // until SIGTERM, then drains.
 #include <signal.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -11,12 +12,16 @@
 #include "actors/atoms.hpp"
 #include "actors/image_builder.hpp"
 #include "actors/ip_manager.hpp"
+#include "actors/nats_address.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/status_server.hpp"
 #include "actors/worker.hpp"
+#include "actors/worker_announcer.hpp"
 #include "actors/worker_status.hpp"
+#include "messages/nats/buckets.hpp"
 #include "messages/subjects.hpp"
 #include "vmm/net/bridge.hpp"
+#include "vmm/net/host_filter.hpp"
 
 using namespace berth;
 using namespace berth::actors;
@@ -77,6 +82,10 @@ int main(int argc, char** argv) {
     spdlog::critical("agent binary {} not found (set agent_path)", cfg->agent_path);
     return 1;
   }
+  if (w.runtime.name == "kvm" && access(cfg->monitor_path.c_str(), X_OK) != 0) {
+    spdlog::critical("monitor binary {} not found (set monitor_path)", cfg->monitor_path);
+    return 1;
+  }
   // First, so a port already in use stops the worker before it touches the host; it answers
   // "starting" until `w.ready`, and stops before the fields it reads go.
   std::unique_ptr<StatusServer> status;
@@ -99,6 +108,13 @@ int main(int argc, char** argv) {
     spdlog::critical("bridge {}: {}", cfg->bridge, b.error());
     return 1;
   }
+  // Before any machine exists: no job ever runs unfiltered, and a host that cannot filter runs
+  // none at all.
+  w.egress_denied = *egress_denied_ranges(*cfg);  // checked by load_worker_config
+  for (auto& a : nats_server_addresses(cfg->nats_url)) w.egress_denied.push_back(a);
+  w.filter = must(vmm::net::HostFilter::install({cfg->bridge, *vmm::net::Cidr::parse(cfg->cidr),
+                                                 cfg->egress == "nat", w.egress_denied}),
+                  "packet filter");
   w.catalog = std::make_shared<images::LanguageCatalog>(
       must(images::LanguageCatalog::load(cfg->languages_dir), "languages"));
 
@@ -111,6 +127,13 @@ int main(int argc, char** argv) {
                              [&] { return nats::KeyValue::open(*w.js, messages::kJobsBucket); }),
               "kv bucket");
   w.store = std::make_unique<JobStore>(*w.kv);
+  w.workers_bucket =
+      must(retry_until_up("workers bucket",
+                          [&] {
+                            return nats::KeyValue::open(*w.js, messages::kWorkersBucket,
+                                                        nats::kWorkersBucketOptions);
+                          }),
+           "workers bucket");
   nats::ConsumerSettings cs;
   cs.ack_wait_ms = cfg->ack_wait_ms;
   auto consumer = std::make_shared<nats::PullConsumer>(
@@ -121,7 +144,10 @@ int main(int argc, char** argv) {
                                                             messages::kJobsConsumer, cs);
                           }),
            "consumer"));
-  if (g_stop) return 0;
+  if (g_stop) {
+    (void)w.filter->remove();
+    return 0;
+  }
 
   caf::actor_system_config sys_cfg;
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
@@ -140,9 +166,26 @@ int main(int argc, char** argv) {
                                         }),
                       "cancel subscription");
 
+  auto announcer_bucket =
+      must(nats::KeyValue::open(*w.js, messages::kWorkersBucket, nats::kWorkersBucketOptions),
+           "workers bucket");
+  std::vector<std::string> language_names;
+  for (auto& [name, _] : w.catalog->all()) language_names.push_back(name);
+  std::optional<WorkerAnnouncer> announcer;
+  announcer.emplace(std::move(announcer_bucket), [&w, language_names] {
+    messages::WorkerInfo info;
+    info.worker_id = w.cfg.worker_id;
+    info.runtime = w.runtime.name;
+    info.egress = w.cfg.egress;
+    info.slots = w.cfg.slots;
+    info.running = static_cast<uint32_t>(w.supervisors.size());
+    info.languages = language_names;
+    return info;
+  });
+
   w.ready.store(true, std::memory_order_release);
-  spdlog::info("worker {}: {} slot(s), bridge {} {}/{}, pulling from {}", cfg->worker_id,
-               cfg->slots, cfg->bridge, w.gateway_ip, w.prefix_len, cfg->nats_url);
+  spdlog::info("worker {}: {} slot(s), bridge {} {}/{}, egress {}, pulling from {}", cfg->worker_id,
+               cfg->slots, cfg->bridge, w.gateway_ip, w.prefix_len, cfg->egress, cfg->nats_url);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   spdlog::info("worker {}: stopping", cfg->worker_id);
   caf::anon_send(w.scheduler, shutdown_atom::value);
@@ -151,13 +194,17 @@ int main(int argc, char** argv) {
     caf::scoped_actor waiter{sys};
     waiter->wait_for(w.scheduler);
   }
+  announcer.reset();  // withdraws the announcement while NATS is still there
   status.reset();
+  // Every machine is gone: the filter has nothing left to guard.
+  if (auto r = w.filter->remove(); !r) spdlog::error("filter: not removed: {}", r.error());
   caf::anon_send_exit(w.ip_manager, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(w.image_builder, caf::exit_reason::user_shutdown);
   // Close NATS while logging still works: nats.c's callbacks log, and would otherwise run
   // after main returned and spdlog's globals were gone.
   cancels = nats::Subscription();
   consumer.reset();
+  w.workers_bucket.reset();
   w.store.reset();
   w.kv.reset();
   w.js.reset();

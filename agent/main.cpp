@@ -79,12 +79,18 @@ int run(int argc, char** argv) {
     opts->cgroup_memory = cg->memory;
     opts->cgroup_pids = cg->pids;
     opts->cgroup_cpuacct = cg->cpuacct;
+    hide_kernel_cmdline();
   }
   if (opts->ip) {
     if (auto r = setup_network(opts->iface, *opts->ip, std::chrono::seconds(5)); !r) {
       log("network setup failed: " + r.error());
       return 1;
     }
+    if (opts->route_via)
+      if (auto r = add_default_route(*opts->route_via); !r) {
+        log("network setup failed: " + r.error());
+        return 1;
+      }
   }
   if (auto r = prepare_work_dir(opts->work, opts->uid, opts->gid); !r) {
     log("work dir: " + r.error());
@@ -104,7 +110,7 @@ int run(int argc, char** argv) {
   cfg.gid = opts->gid;
   cfg.cgroups = {opts->cgroup_memory, opts->cgroup_pids, opts->cgroup_cpuacct};
   cfg.pid1 = pid1;
-  Session session(std::move(cfg), std::move(*sigfd));
+  Session session(std::move(cfg), std::move(*sigfd), std::move(opts->secret));
   return session.run(std::move(*listener));
 }
 

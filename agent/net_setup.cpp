@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -69,6 +70,26 @@ std::expected<void, std::string> setup_network(const std::string& iface, const I
     return std::unexpected(errno_text("SIOCSIFNETMASK " + iface));
   if (auto r = bring_up(sock.get(), iface); !r) return r;
   log("interface " + iface + " up with " + format_ipv4(ip.addr) + "/" + std::to_string(ip.prefix));
+  return {};
+}
+
+std::expected<void, std::string> add_default_route(const Ipv4& via) {
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) return std::unexpected(errno_text("socket for the route"));
+  rtentry rt{};
+  auto put = [](sockaddr& sa, uint32_t addr) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(addr);
+    std::memcpy(&sa, &sin, sizeof sin);
+  };
+  put(rt.rt_dst, 0);
+  put(rt.rt_genmask, 0);
+  put(rt.rt_gateway, via.addr);
+  rt.rt_flags = RTF_UP | RTF_GATEWAY;
+  if (ioctl(sock.get(), SIOCADDRT, &rt) != 0)
+    return std::unexpected(errno_text("SIOCADDRT default via " + format_ipv4(via.addr)));
+  log("default route via " + format_ipv4(via.addr));
   return {};
 }
 

@@ -1,8 +1,14 @@
 #include "agent/options.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <vector>
+
+#include "messages/agent_auth.hpp"
 
 namespace berth::agent {
 
@@ -31,6 +37,43 @@ std::expected<void, std::string> set_listen(std::string_view text, Options& o) {
   return {};
 }
 
+std::expected<void, std::string> set_secret_hex(std::string_view hex, std::string_view what,
+                                                Options& o) {
+  auto bytes = messages::from_hex(hex);
+  if (!bytes) return std::unexpected(std::string(what) + ": " + bytes.error());
+  if (bytes->size() != messages::kSecretBytes)
+    return std::unexpected(std::string(what) + ": a secret is " +
+                           std::to_string(messages::kSecretBytes) + " bytes, got " +
+                           std::to_string(bytes->size()));
+  o.secret = std::move(*bytes);
+  return {};
+}
+
+// The secret as hex text from an inherited fd, which is closed after: nothing the job later
+// runs can read it from there.
+std::expected<void, std::string> read_secret_fd(std::string_view value, Options& o) {
+  auto fd = parse_number<int>(value, "--secret-fd");
+  if (!fd) return std::unexpected(fd.error());
+  if (*fd < 3) return std::unexpected("--secret-fd: not a standard stream");
+  char buf[2 * messages::kSecretBytes + 2];
+  size_t got = 0;
+  while (got < sizeof buf) {
+    ssize_t n = read(*fd, buf + got, sizeof buf - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(*fd);
+      return std::unexpected(std::string("--secret-fd: read: ") + std::strerror(err));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(*fd);
+  std::string_view text(buf, got);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  return set_secret_hex(text, "--secret-fd", o);
+}
+
 // One flag with its value; false when the flag is unknown.
 std::expected<bool, std::string> set_flag(std::string_view key, std::string_view value,
                                           Options& o) {
@@ -57,6 +100,10 @@ std::expected<bool, std::string> set_flag(std::string_view key, std::string_view
     auto gw = parse_ipv4(value, false);
     if (!gw) return std::unexpected("--gateway: " + gw.error());
     o.gateway = *gw;
+  } else if (key == "--route-via") {
+    auto via = parse_ipv4(value, false);
+    if (!via) return std::unexpected("--route-via: " + via.error());
+    o.route_via = *via;
   } else if (key == "--work") {
     if (value.empty() || value[0] != '/') return std::unexpected("--work wants an absolute path");
     o.work = value;
@@ -70,6 +117,8 @@ std::expected<bool, std::string> set_flag(std::string_view key, std::string_view
     o.cgroup_pids = value;
   } else if (key == "--cgroup-cpuacct") {
     o.cgroup_cpuacct = value;
+  } else if (key == "--secret-fd") {
+    if (auto r = read_secret_fd(value, o); !r) return std::unexpected(r.error());
   } else {
     return false;
   }
@@ -77,8 +126,9 @@ std::expected<bool, std::string> set_flag(std::string_view key, std::string_view
 }
 
 bool is_flag(std::string_view key) {
-  for (std::string_view f : {"--listen", "--iface", "--ip", "--gateway", "--work", "--uid", "--gid",
-                             "--cgroup-memory", "--cgroup-pids", "--cgroup-cpuacct"})
+  for (std::string_view f :
+       {"--listen", "--iface", "--ip", "--gateway", "--route-via", "--work", "--uid", "--gid",
+        "--cgroup-memory", "--cgroup-pids", "--cgroup-cpuacct", "--secret-fd"})
     if (key == f) return true;
   return false;
 }
@@ -87,10 +137,12 @@ bool is_flag(std::string_view key) {
 
 std::string usage() {
   return "usage: berth-agent [--listen ADDR:PORT] [--iface NAME] [--ip A.B.C.D/PREFIX]\n"
-         "                   [--gateway A.B.C.D] [--work DIR] [--uid N] [--gid N]\n"
+         "                   [--gateway A.B.C.D] [--route-via A.B.C.D] [--work DIR]\n"
+         "                   [--uid N] [--gid N]\n"
          "                   [--cgroup-memory DIR] [--cgroup-pids DIR] [--cgroup-cpuacct DIR]\n"
-         "As PID 1 without arguments it reads berth.ip=, berth.gw=, berth.iface=, berth.work_mib= "
-         "from /proc/cmdline.\n";
+         "                   [--secret-fd FD]\n"
+         "As PID 1 without arguments it reads berth.ip=, berth.gw=, berth.route=, berth.iface=, "
+         "berth.work_mib=, berth.secret= from /proc/cmdline.\n";
 }
 
 std::expected<Options, std::string> parse_args(std::span<const std::string> args) {
@@ -135,9 +187,14 @@ std::expected<void, std::string> apply_kernel_cmdline(std::string_view cmdline, 
       r = set_flag("--ip", value, o);
     else if (key == "berth.gw")
       r = set_flag("--gateway", value, o);
+    else if (key == "berth.route")
+      r = set_flag("--route-via", value, o);
     else if (key == "berth.iface")
       r = set_flag("--iface", value, o);
-    else if (key == "berth.work_mib") {
+    else if (key == "berth.secret") {
+      auto ok = set_secret_hex(value, "secret", o);
+      r = ok ? std::expected<bool, std::string>(true) : std::unexpected(ok.error());
+    } else if (key == "berth.work_mib") {
       auto mib = parse_number<uint32_t>(value, "MiB");
       if (mib && (*mib < 1 || *mib > 65536))
         mib = std::unexpected("MiB: not in 1..65536: '" + std::string(value) + "'");

@@ -9,6 +9,7 @@
 #include "agent/log.hpp"
 #include "agent/pid1.hpp"
 #include "agent/poll_list.hpp"
+#include "messages/agent_auth.hpp"
 
 namespace berth::agent {
 
@@ -44,8 +45,8 @@ int Session::run(UniqueFd listener) {
     return 0;
   }
   log("supervisor connected");
-  conn_->send(
-      messages::make_message(messages::Hello{messages::kWireVersion, kAgentVersion, uptime_ms()}));
+  conn_->send(messages::make_message(
+      messages::Hello{messages::kAgentProtocolVersion, kAgentVersion, uptime_ms()}));
   PollList polls;
   while (true) {
     polls.clear();
@@ -132,10 +133,27 @@ void Session::dispatch(messages::AgentMessage msg) {
       else
         log("cancel with no step running; ignored");
       break;
+    case messages::AgentMsgType::challenge:
+      answer_challenge(*msg.challenge);
+      break;
     default:
       log("unexpected message type " + std::to_string(static_cast<int>(msg.type)) +
           " from the supervisor; ignored");
   }
+}
+
+void Session::answer_challenge(const messages::Challenge& c) {
+  // One proof per machine: a second challenge on the one session has no honest sender.
+  if (challenged_) {
+    log("a second challenge; ignored");
+    return;
+  }
+  challenged_ = true;
+  if (secret_.empty()) log("challenged, but this machine was given no secret; the proof is empty");
+  if (c.nonce.size() != messages::kNonceBytes)
+    log("challenge nonce of " + std::to_string(c.nonce.size()) + " bytes");
+  conn_->send(messages::make_message(
+      messages::Proof{secret_.empty() ? std::string() : messages::agent_proof(secret_, c.nonce)}));
 }
 
 void Session::start_step(messages::ExecStep exec) {

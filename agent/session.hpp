@@ -13,7 +13,9 @@ namespace berth::agent {
 
 class Session {
  public:
-  Session(StepConfig cfg, UniqueFd sigfd) : cfg_(std::move(cfg)), sigfd_(std::move(sigfd)) {}
+  // `secret` is what the agent proves to the supervisor's challenge (messages/agent_auth.hpp).
+  Session(StepConfig cfg, UniqueFd sigfd, std::string secret)
+      : cfg_(std::move(cfg)), sigfd_(std::move(sigfd)), secret_(std::move(secret)) {}
 
   // Serves until the supervisor goes away; returns the agent's exit code.
   int run(UniqueFd listener);
@@ -28,9 +30,12 @@ class Session {
   void start_step(messages::ExecStep exec);
   void end_step_if_done();
   void stop_everything();
+  void answer_challenge(const messages::Challenge& c);
 
   StepConfig cfg_;
   UniqueFd sigfd_;
+  std::string secret_;
+  bool challenged_ = false;
   std::optional<Connection> conn_;
   std::unique_ptr<StepRunner> step_;
   std::deque<messages::ExecStep> queued_;  // execs that arrived while a step ran

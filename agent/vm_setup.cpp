@@ -106,6 +106,18 @@ std::expected<VmCgroups, std::string> setup_vm(const std::string& work, uint64_t
   return cg;
 }
 
+void hide_kernel_cmdline() {
+  // Read-only bind of an empty file: unprivileged jobs cannot unmount it.
+  if (mount("/dev/null", "/proc/cmdline", nullptr, MS_BIND, nullptr) != 0)
+    log(errno_text("bind /dev/null over /proc/cmdline"));
+  else if (mount(nullptr, "/proc/cmdline", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+    log(errno_text("remount /proc/cmdline read-only"));
+  // The kernel logs its command line at boot.
+  int fd = open("/proc/sys/kernel/dmesg_restrict", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, "1\n", 2) != 2) log(errno_text("dmesg_restrict"));
+  if (fd >= 0) close(fd);
+}
+
 void vm_reboot(int status) {
   log("ending the machine (status " + std::to_string(status) + "): sync and reboot");
   sync();

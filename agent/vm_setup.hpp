@@ -43,6 +43,11 @@ struct VmCgroups {
 // makes the job cgroup directories.
 std::expected<VmCgroups, std::string> setup_vm(const std::string& work, uint64_t work_bytes);
 
+// The kernel command line carries the machine's secret (berth.secret=): once the agent has read
+// it, /proc/cmdline shows the job an empty file and dmesg (which logs the command line at boot)
+// is kept from unprivileged users. Failures are logged; the secret is this machine's only.
+void hide_kernel_cmdline();
+
 // Syncs and reboots the machine; never returns (falls back to _exit if reboot fails).
 [[noreturn]] void vm_reboot(int status);
 

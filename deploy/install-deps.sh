@@ -8,6 +8,8 @@ packages=(
   libcaf-dev libnats-dev nats-server libmsgpack-cxx-dev
   libnl-3-dev libnl-route-3-dev libspdlog-dev libgtest-dev libboost-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev liblz4-dev libzstd-dev libseccomp-dev
+  # The worker's packet filter on its bridge (vmm/net/host_filter.cpp).
+  libnftables-dev
   bubblewrap mmdebstrap iproute2
   # The jail tests' tiny root (tests/unit/jail): a static busybox, nothing else to install in it.
   busybox-static

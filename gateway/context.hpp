@@ -8,6 +8,7 @@
 #include "gateway/config.hpp"
 #include "gateway/job_store.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/worker_directory.hpp"
 #include "images/language.hpp"
 
 namespace berth::gateway {
@@ -16,6 +17,7 @@ struct Context {
   const GatewayConfig& config;
   const images::LanguageCatalog& catalog;
   JobStore& store;
+  WorkerDirectory& workers;
   Metrics& metrics;
   boost::asio::thread_pool& blocking;
   // Set on SIGTERM/SIGINT: long requests (wait, SSE) end at their next wake-up.

@@ -4,6 +4,7 @@
 
 #include "gateway/job_request.hpp"
 #include "messages/codec.hpp"
+#include "messages/nats/buckets.hpp"
 #include "messages/subjects.hpp"
 
 namespace berth::gateway {
@@ -65,13 +66,26 @@ void JobStore::ensure_loop() {
       failed(kv.error());
       continue;
     }
+    auto workers = nats::KeyValue::open(*js, messages::kWorkersBucket, nats::kWorkersBucketOptions);
+    if (!workers) {
+      failed(workers.error());
+      continue;
+    }
     js_ = std::move(js);
     kv_ = std::move(*kv);
+    workers_ = std::move(*workers);
     ready_.store(true, std::memory_order_release);
     spdlog::info("nats: stream {} and bucket {} ready", messages::kJobsStream,
                  messages::kJobsBucket);
     return;
   }
+}
+
+std::expected<std::map<std::string, nats::KvEntry>, ApiError> JobStore::worker_entries() {
+  if (auto r = ready(); !r) return std::unexpected(r.error());
+  auto e = workers_->entries();
+  if (!e) return std::unexpected(ApiError{503, "cannot read the live workers: " + e.error()});
+  return std::move(*e);
 }
 
 std::expected<void, ApiError> JobStore::ready() const {

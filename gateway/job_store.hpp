@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <expected>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +46,8 @@ class JobStore {
   // Publishes the spec to the work queue with the job id as message id, so a retried publish
   // is deduplicated by the stream.
   std::expected<void, ApiError> publish_job(const messages::JobSpec& spec);
+  // The berth_workers bucket's entries (messages/worker_info.hpp), undecoded.
+  std::expected<std::map<std::string, nats::KvEntry>, ApiError> worker_entries();
   // Core NATS publish (events, cancels): fire and forget.
   std::expected<void, ApiError> publish(const std::string& subject, const std::string& data);
 
@@ -57,6 +60,7 @@ class JobStore {
   // Set once by the ensure thread, then read-only; ready_ publishes them.
   std::unique_ptr<nats::JetStream> js_;
   std::unique_ptr<nats::KeyValue> kv_;
+  std::unique_ptr<nats::KeyValue> workers_;
   std::atomic<bool> ready_{false};
   mutable std::mutex m_;
   std::string setup_error_;  // the last reason the stream or bucket could not be made

@@ -69,7 +69,8 @@ int serve(const GatewayConfig& cfg) {
   net::thread_pool blocking(kBlockingThreads);
   net::io_context ioc(kIoThreads);
   Metrics metrics;
-  Context ctx{cfg, *catalog, **store, metrics, blocking};
+  WorkerDirectory workers(**store);
+  Context ctx{cfg, *catalog, **store, workers, metrics, blocking};
 
   auto server = HttpServer::listen(ioc, ctx, *listen);
   if (!server) {

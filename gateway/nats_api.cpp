@@ -37,7 +37,7 @@ void NatsApi::stop() {
 
 void NatsApi::handle(nats::Msg msg) {
   nlohmann::json reply;
-  auto rec = submit_job(ctx_.store, ctx_.catalog, nats::data(msg));
+  auto rec = submit_job(ctx_.store, ctx_.workers, ctx_.catalog, nats::data(msg));
   if (rec) {
     ctx_.metrics.job_submitted();
     reply = {{"id", rec->spec.id}, {"state", "queued"}};

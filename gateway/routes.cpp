@@ -85,7 +85,7 @@ awaitable<Outcome> post_job(Context& ctx, const Request& req, beast::tcp_stream&
     if (!w) co_return co_await send(stream, error_response(req, w.error()));
     watch = std::move(*w);
   }
-  auto enqueue = [&] { return enqueue_job(ctx.store, std::move(*spec)); };
+  auto enqueue = [&] { return enqueue_job(ctx.store, ctx.workers, std::move(*spec)); };
   auto rec = co_await offload(ctx.blocking, enqueue);
   if (!rec) co_return co_await send(stream, error_response(req, rec.error()));
   ctx.metrics.job_submitted();

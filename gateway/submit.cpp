@@ -30,8 +30,11 @@ std::expected<messages::JobSpec, ApiError> prepare_job(std::string_view body,
   return spec;
 }
 
-std::expected<messages::JobRecord, ApiError> enqueue_job(JobStore& store, messages::JobSpec spec) {
+std::expected<messages::JobRecord, ApiError> enqueue_job(JobStore& store, WorkerDirectory& workers,
+                                                         messages::JobSpec spec) {
   if (auto r = store.ready(); !r) return std::unexpected(r.error());
+  if (spec.network)
+    if (auto r = workers.check_network_allowed(); !r) return std::unexpected(r.error());
   messages::JobRecord rec;
   rec.spec = std::move(spec);
   rec.state = messages::JobState::queued;
@@ -59,12 +62,12 @@ std::expected<messages::JobRecord, ApiError> enqueue_job(JobStore& store, messag
   return rec;
 }
 
-std::expected<messages::JobRecord, ApiError> submit_job(JobStore& store,
+std::expected<messages::JobRecord, ApiError> submit_job(JobStore& store, WorkerDirectory& workers,
                                                         const images::LanguageCatalog& catalog,
                                                         std::string_view body) {
   auto spec = prepare_job(body, catalog);
   if (!spec) return std::unexpected(spec.error());
-  return enqueue_job(store, std::move(*spec));
+  return enqueue_job(store, workers, std::move(*spec));
 }
 
 }  // namespace berth::gateway

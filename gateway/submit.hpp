@@ -8,6 +8,7 @@
 
 #include "gateway/api_error.hpp"
 #include "gateway/job_store.hpp"
+#include "gateway/worker_directory.hpp"
 #include "images/language.hpp"
 #include "messages/job_record.hpp"
 
@@ -20,13 +21,16 @@ std::string new_job_id();
 std::expected<messages::JobSpec, ApiError> prepare_job(std::string_view body,
                                                        const images::LanguageCatalog& catalog);
 
-// Writes the queued record, then publishes the spec. When the publish fails the record is
-// finished as internal_error ("could not enqueue: ...") so nobody waits for it, and the answer
-// is 503. The HTTP path subscribes to the job's events between prepare_job and enqueue_job.
-std::expected<messages::JobRecord, ApiError> enqueue_job(JobStore& store, messages::JobSpec spec);
+// Checks what only the live workers can say (a job with network: true needs a worker with
+// egress = nat: 400 otherwise), writes the queued record, then publishes the spec. When the
+// publish fails the record is finished as internal_error ("could not enqueue: ...") so nobody
+// waits for it, and the answer is 503. The HTTP path subscribes to the job's events between
+// prepare_job and enqueue_job.
+std::expected<messages::JobRecord, ApiError> enqueue_job(JobStore& store, WorkerDirectory& workers,
+                                                         messages::JobSpec spec);
 
 // prepare_job, then enqueue_job.
-std::expected<messages::JobRecord, ApiError> submit_job(JobStore& store,
+std::expected<messages::JobRecord, ApiError> submit_job(JobStore& store, WorkerDirectory& workers,
                                                         const images::LanguageCatalog& catalog,
                                                         std::string_view body);
 

@@ -18,14 +18,16 @@
 #include "images/command.hpp"
 #include "images/cpio_writer.hpp"
 #include "images/remove_tree.hpp"
-#include "images/sha256.hpp"
 #include "images/trim.hpp"
 #include "images/zstd_writer.hpp"
+#include "messages/sha256.hpp"
 
 namespace berth::images {
 
 namespace {
 namespace fs = std::filesystem;
+using messages::Sha256;
+using messages::sha256_file;
 using nlohmann::json;
 
 // Bump when the way a layer or an image is made changes, so old ones are not reused.
@@ -221,18 +223,13 @@ std::expected<Layer, std::string> ImageStore::build_layer(const Language& lang) 
   };
   auto started = std::chrono::steady_clock::now();
   auto rootfs = tmp / "rootfs";
-  std::vector<std::string> argv = {"mmdebstrap",
-                                   "--variant=essential",
-                                   "--include=" + join(lang.packages, ','),
-                                   "--aptopt=APT::Install-Recommends \"false\"",
-                                   // openjdk's postinst fails without it; trimmed afterwards.
-                                   "--setup-hook=mkdir -p \"$1/usr/share/man/man1\"",
-                                   "--dpkgopt=path-exclude=/usr/share/doc/*",
-                                   "--dpkgopt=path-exclude=/usr/share/man/*",
-                                   "--dpkgopt=path-exclude=/usr/share/locale/*",
-                                   "--dpkgopt=path-exclude=/usr/share/info/*",
-                                   "bookworm",
-                                   rootfs.string()};
+  std::vector<std::string> argv = {
+      "mmdebstrap", "--variant=essential", "--include=" + join(lang.packages, ','),
+      "--aptopt=APT::Install-Recommends \"false\"",
+      // openjdk's postinst fails without it; trimmed afterwards.
+      "--setup-hook=mkdir -p \"$1/usr/share/man/man1\"", "--dpkgopt=path-exclude=/usr/share/doc/*",
+      "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
+      "--dpkgopt=path-exclude=/usr/share/info/*", "bookworm", rootfs.string()};
   auto log = tmp / "build.log";
   if (auto built = run_command(argv, log, std::chrono::seconds(1800)); !built)
     return fail(built.error());

@@ -2,8 +2,10 @@
 // The agent protocol: length-prefixed msgpack frames over one TCP connection from the
 // supervisor to the agent (docs/architecture.md, "Agent protocol").
 //
-//   agent      -> supervisor  hello   (once, as soon as the connection is accepted)
-//   supervisor -> agent       exec    (one per step: compile, then run)
+//   agent      -> supervisor  hello     (once, as soon as the connection is accepted)
+//   supervisor -> agent       challenge (once: prove you hold this machine's secret)
+//   agent      -> supervisor  proof     (messages/agent_auth.hpp; no exec before it matched)
+//   supervisor -> agent       exec      (one per step: compile, then run)
 //   agent      -> supervisor  output* (chunks of the step's stdout/stderr)
 //   agent      -> supervisor  exit    (the step's outcome)
 //   supervisor -> agent       cancel  (any time; the agent kills the step and answers exit)
@@ -26,10 +28,22 @@ namespace berth::messages {
 inline constexpr uint16_t kAgentPort = 7070;
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
 
-enum class AgentMsgType : uint8_t { hello = 0, exec = 1, output = 2, exit = 3, cancel = 4 };
+// Wire values are pinned: never renumber.
+enum class AgentMsgType : uint8_t {
+  hello = 0,
+  exec = 1,
+  output = 2,
+  exit = 3,
+  cancel = 4,
+  challenge = 5,
+  proof = 6
+};
+
+// Version 2 added challenge and proof; a supervisor refuses agents that speak another.
+inline constexpr uint32_t kAgentProtocolVersion = 2;
 
 struct Hello {
-  uint32_t protocol_version = kWireVersion;
+  uint32_t protocol_version = kAgentProtocolVersion;
   std::string agent_version;
   int64_t uptime_ms = 0;  // how long the machine took to reach the agent
   MSGPACK_DEFINE_MAP(protocol_version, agent_version, uptime_ms);
@@ -72,6 +86,16 @@ struct Cancel {
   MSGPACK_DEFINE_MAP(reason);
 };
 
+struct Challenge {
+  std::string nonce;  // kNonceBytes random bytes
+  MSGPACK_DEFINE_MAP(nonce);
+};
+
+struct Proof {
+  std::string mac;  // agent_proof(secret, nonce)
+  MSGPACK_DEFINE_MAP(mac);
+};
+
 // One frame's body. Exactly the member named by `type` is set; decode_agent_message checks.
 struct AgentMessage {
   uint32_t version = kWireVersion;
@@ -81,7 +105,9 @@ struct AgentMessage {
   std::optional<OutputChunk> output;
   std::optional<StepExit> exit;
   std::optional<Cancel> cancel;
-  MSGPACK_DEFINE_MAP(version, type, hello, exec, output, exit, cancel);
+  std::optional<Challenge> challenge;
+  std::optional<Proof> proof;
+  MSGPACK_DEFINE_MAP(version, type, hello, exec, output, exit, cancel, challenge, proof);
 };
 
 AgentMessage make_message(Hello m);
@@ -89,6 +115,8 @@ AgentMessage make_message(ExecStep m);
 AgentMessage make_message(OutputChunk m);
 AgentMessage make_message(StepExit m);
 AgentMessage make_message(Cancel m);
+AgentMessage make_message(Challenge m);
+AgentMessage make_message(Proof m);
 
 }  // namespace berth::messages
 

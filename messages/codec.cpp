@@ -41,6 +41,12 @@ std::expected<AgentMessage, std::string> decode_agent_message(std::string_view b
     case AgentMsgType::cancel:
       present = msg->cancel.has_value();
       break;
+    case AgentMsgType::challenge:
+      present = msg->challenge.has_value();
+      break;
+    case AgentMsgType::proof:
+      present = msg->proof.has_value();
+      break;
     default:
       return std::unexpected("agent message: unknown type " +
                              std::to_string(static_cast<int>(msg->type)));
@@ -79,6 +85,18 @@ AgentMessage make_message(Cancel m) {
   AgentMessage a;
   a.type = AgentMsgType::cancel;
   a.cancel = std::move(m);
+  return a;
+}
+AgentMessage make_message(Challenge m) {
+  AgentMessage a;
+  a.type = AgentMsgType::challenge;
+  a.challenge = std::move(m);
+  return a;
+}
+AgentMessage make_message(Proof m) {
+  AgentMessage a;
+  a.type = AgentMsgType::proof;
+  a.proof = std::move(m);
   return a;
 }
 

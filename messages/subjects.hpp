@@ -9,6 +9,7 @@ inline constexpr std::string_view kJobsStream = "BERTH_JOBS";
 inline constexpr std::string_view kJobsSubject = "berth.jobs.queue";
 inline constexpr std::string_view kJobsConsumer = "berth-workers";
 inline constexpr std::string_view kJobsBucket = "berth_jobs";
+inline constexpr std::string_view kWorkersBucket = "berth_workers";  // messages/worker_info.hpp
 inline constexpr std::string_view kSubmitSubject = "berth.api.submit";
 
 inline std::string events_subject(std::string_view job_id) {

@@ -30,7 +30,7 @@ struct Global {
 
 struct JobOptions {
   std::string language, file, stdin_file;
-  uint32_t wall_ms = 0, memory_mib = 0;
+  uint32_t wall_ms = 0, cpu_ms = 0, memory_mib = 0;
   std::vector<std::string> args;
 };
 
@@ -86,6 +86,7 @@ std::expected<json, std::string> job_body(const JobOptions& o) {
   }
   if (!o.args.empty()) j["args"] = o.args;
   if (o.wall_ms) j["limits"]["wall_ms"] = o.wall_ms;
+  if (o.cpu_ms) j["limits"]["cpu_ms"] = o.cpu_ms;
   if (o.memory_mib) j["limits"]["memory_mib"] = o.memory_mib;
   return j;
 }
@@ -293,6 +294,7 @@ void add_job_options(CLI::App* cmd, JobOptions& o) {
   cmd->add_option("file", o.file, "source file")->required();
   cmd->add_option("--stdin", o.stdin_file, "file fed to the job's standard input");
   cmd->add_option("--wall-ms", o.wall_ms, "wall-clock limit in ms");
+  cmd->add_option("--cpu-ms", o.cpu_ms, "CPU-time limit in ms");
   cmd->add_option("--memory-mib", o.memory_mib, "memory limit in MiB");
   cmd->add_option("args", o.args, "arguments for the program (after --)");
 }

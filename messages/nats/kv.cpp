@@ -3,7 +3,8 @@
 namespace berth::nats {
 
 std::expected<std::unique_ptr<KeyValue>, Error> KeyValue::open(JetStream& js,
-                                                               std::string_view bucket) {
+                                                               std::string_view bucket,
+                                                               KvOptions options) {
   auto kv = std::unique_ptr<KeyValue>(new KeyValue());
   std::string name(bucket);
   natsStatus s = js_KeyValue(&kv->kv_, js.get(), name.c_str());
@@ -12,7 +13,8 @@ std::expected<std::unique_ptr<KeyValue>, Error> KeyValue::open(JetStream& js,
   kvConfig_Init(&cfg);
   cfg.Bucket = name.c_str();
   cfg.History = 1;
-  cfg.StorageType = js_FileStorage;
+  cfg.StorageType = options.memory ? js_MemoryStorage : js_FileStorage;
+  cfg.TTL = options.ttl_ms * 1'000'000;  // nanoseconds
   s = js_CreateKeyValue(&kv->kv_, js.get(), &cfg);
   if (s != NATS_OK) return std::unexpected(status_error("create kv bucket " + name, s));
   return kv;
@@ -56,6 +58,40 @@ std::expected<uint64_t, KvError> KeyValue::update(std::string_view key, std::str
   bool conflict = message.find("wrong last sequence") != std::string::npos;
   return std::unexpected(
       KvError{conflict ? KvError::Kind::conflict : KvError::Kind::failed, std::move(message)});
+}
+
+std::expected<uint64_t, Error> KeyValue::put(std::string_view key, std::string_view value) {
+  std::string k(key);
+  uint64_t rev = 0;
+  natsStatus s = kvStore_Put(&rev, kv_, k.c_str(), value.data(), static_cast<int>(value.size()));
+  if (s != NATS_OK) return std::unexpected(status_error("kv put " + k, s));
+  return rev;
+}
+
+std::expected<void, Error> KeyValue::erase(std::string_view key) {
+  std::string k(key);
+  natsStatus s = kvStore_Delete(kv_, k.c_str());
+  if (s != NATS_OK) return std::unexpected(status_error("kv delete " + k, s));
+  return {};
+}
+
+std::expected<std::map<std::string, KvEntry>, Error> KeyValue::entries() {
+  kvKeysList keys{};
+  natsStatus s = kvStore_Keys(&keys, kv_, nullptr);
+  std::map<std::string, KvEntry> out;
+  if (s == NATS_NOT_FOUND) return out;  // an empty bucket
+  if (s != NATS_OK) return std::unexpected(status_error("kv keys", s));
+  std::optional<Error> failed;
+  for (int i = 0; i < keys.Count && !failed; ++i) {
+    auto e = get(keys.Keys[i]);
+    if (!e)
+      failed = e.error();
+    else if (*e)  // gone (expired, deleted) since the listing
+      out.emplace(keys.Keys[i], std::move(**e));
+  }
+  kvKeysList_Destroy(&keys);
+  if (failed) return std::unexpected(*failed);
+  return out;
 }
 
 }  // namespace berth::nats

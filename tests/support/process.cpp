@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -136,8 +137,12 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 
 std::filesystem::path scratch_dir(const std::string& name) {
   static std::mt19937_64 rng{std::random_device{}()};
-  auto dir = std::filesystem::path(BERTH_BINARY_DIR) / "test-scratch" /
-             (name + "-" + std::to_string(getpid()) + "-" + std::to_string(rng() % 1000000));
+  // BERTH_TEST_SCRATCH: somewhere writable when the build tree is not (the KVM lab shares it
+  // read-only).
+  const char* base = std::getenv("BERTH_TEST_SCRATCH");
+  auto root =
+      base ? std::filesystem::path(base) : std::filesystem::path(BERTH_BINARY_DIR) / "test-scratch";
+  auto dir = root / (name + "-" + std::to_string(getpid()) + "-" + std::to_string(rng() % 1000000));
   std::filesystem::create_directories(dir);
   return dir;
 }

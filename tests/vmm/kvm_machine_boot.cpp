@@ -2,7 +2,10 @@
 // lab, tests/vmm/kvm_machine_boot.sh). A KvmMachine boots our guest kernel with a language
 // image as its initramfs and a TAP on a bridge; the agent (PID 1) must configure its NIC from the
 // kernel command line and send its hello frame over TCP; when we close the connection the agent
-// must end the machine by rebooting (guest_reset), and stop() must leave no TAP behind.
+// must end the machine by rebooting (guest_reset), and stop() must leave no TAP behind. The
+// monitor must run as its own jailed process: another uid, no capabilities, no_new_privs,
+// seccomp, fresh mount/pid/net/ipc/uts namespaces, the machine's cgroups, a root of its own
+// holding two files, and no descriptors but its three.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,11 +13,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "messages/agent_auth.hpp"
 #include "vmm/kvm/kvm_machine.hpp"
 #include "vmm/net/bridge.hpp"
 
@@ -76,6 +86,67 @@ int fail(berth::vmm::kvm::KvmMachine& m, const std::string& why) {
   return 1;
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The value of `key:` in /proc/PID/status, whitespace collapsed.
+std::string status_field(pid_t pid, const std::string& key) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) {
+      std::istringstream words(line.substr(key.size() + 1));
+      std::string out, w;
+      while (words >> w) out += (out.empty() ? "" : " ") + w;
+      return out;
+    }
+  return "?";
+}
+
+// Every way the monitor process must differ from the worker; the reasons it does not.
+std::vector<std::string> jail_violations(pid_t pid, uid_t uid, const std::string& job_id) {
+  std::vector<std::string> bad;
+  auto want = [&](const std::string& key, const std::string& value) {
+    auto got = status_field(pid, key);
+    if (got != value) bad.push_back(key + " is '" + got + "', want '" + value + "'");
+  };
+  auto u = std::to_string(uid);
+  want("Uid", u + " " + u + " " + u + " " + u);
+  want("Gid", u + " " + u + " " + u + " " + u);
+  want("Groups", "");
+  want("CapInh", "0000000000000000");
+  want("CapPrm", "0000000000000000");
+  want("CapEff", "0000000000000000");
+  want("CapBnd", "0000000000000000");
+  want("CapAmb", "0000000000000000");
+  want("NoNewPrivs", "1");
+  want("Seccomp_filters", "1");  // the main thread's; vCPU and loop threads have their own
+  namespace fs = std::filesystem;
+  auto proc = "/proc/" + std::to_string(pid);
+  for (const char* ns : {"mnt", "pid", "net", "ipc", "uts"})
+    if (fs::read_symlink(proc + "/ns/" + ns) ==
+        fs::read_symlink(std::string("/proc/self/ns/") + ns))
+      bad.push_back(std::string("shares the worker's ") + ns + " namespace");
+  std::vector<std::string> root;
+  for (auto& e : fs::directory_iterator(proc + "/root")) root.push_back(e.path().filename());
+  std::sort(root.begin(), root.end());
+  if (root != std::vector<std::string>{"initrd", "kernel"}) {
+    std::string names;
+    for (auto& n : root) names += n + " ";
+    bad.push_back("its root holds: " + names);
+  }
+  size_t fds = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator(proc + "/fd")) ++fds;
+  // stdio, /dev/kvm, TAP, control socket, then the VM's own: vm, vcpu, eventfds, epoll, timer.
+  if (fds > 32) bad.push_back(std::to_string(fds) + " open descriptors");
+  if (read_file(proc + "/cgroup").find("berth/" + job_id) == std::string::npos)
+    bad.push_back("not in the machine's cgroups: " + read_file(proc + "/cgroup"));
+  return bad;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,6 +168,9 @@ int main(int argc, char** argv) {
   mc.run_dir = "/tmp/kvm-machine-boot";
   mc.net = {bridge, ip, 24, gw};
   mc.memory_mib = 128;
+  mc.monitor = BERTH_MONITOR;
+  mc.job_uid = 2'000'000'002;
+  mc.secret = *berth::messages::random_bytes(berth::messages::kSecretBytes);
   vmm::kvm::KvmMachine m(mc);
   std::printf("kvm_machine_boot: guest memory %u MiB, cmdline: %s\n",
               vmm::kvm::guest_memory_mib(mc), vmm::kvm::kernel_cmdline(mc).c_str());
@@ -105,6 +179,14 @@ int main(int argc, char** argv) {
   std::printf("kvm_machine_boot: started in %lld ms, tap %s (exists: %d)\n", ms_since(t0),
               m.tap().c_str(), vmm::net::link_exists(m.tap()));
   if (!vmm::net::link_exists(m.tap())) return fail(m, "the TAP does not exist after start()");
+  std::printf("kvm_machine_boot: monitor pid %d\n", static_cast<int>(m.monitor_pid()));
+  auto bad = jail_violations(m.monitor_pid(), mc.job_uid, mc.job_id);
+  for (auto& b : bad) std::printf("kvm_machine_boot: jail: %s\n", b.c_str());
+  if (!bad.empty()) return fail(m, "the monitor process is not jailed as it should be");
+  std::printf(
+      "kvm_machine_boot: the monitor runs jailed (uid %u, no capabilities, own namespaces, "
+      "cgroups and root)\n",
+      mc.job_uid);
 
   int fd = -1;
   while (fd < 0) {

@@ -56,7 +56,7 @@ except Exception as e: print("status server: %s" % e)' "$1"; }
   # A generous wall limit: python's start in a level-2 guest of an emulated host is slow, and
   # slower still while the host is busy (the default 5 s was seen to run out).
   out=$("$bin/gateway/berth" --gateway http://127.0.0.1:8080 run -l python --wall-ms 60000 \
-    "$repo/examples/hello.py" 2>&1) || rc=$?
+    --cpu-ms 60000 "$repo/examples/hello.py" 2>&1) || rc=$?
   end=$EPOCHREALTIME
   echo "--- berth run (exit $rc, $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%d", (b - a) * 1000 }') ms):"
   echo "$out"

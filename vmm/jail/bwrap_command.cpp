@@ -17,16 +17,19 @@ const std::set<std::string> kProvided = {"proc", "dev", "sys", "tmp", "work", ".
 }  // namespace
 
 std::vector<std::string> agent_arguments(const MachineConfig& cfg,
-                                         const std::vector<CgroupDir>& cgroups) {
+                                         const std::vector<CgroupDir>& cgroups, int secret_fd) {
   std::vector<std::string> args = {
       "--listen",  "0.0.0.0:" + std::to_string(cfg.agent_port),
       "--iface",   "eth0",
       "--ip",      cfg.net.guest_ip + "/" + std::to_string(cfg.net.prefix_len),
       "--gateway", cfg.net.gateway_ip,
       "--work",    "/work",
-      "--uid",     "65534",
-      "--gid",     "65534"};
+      "--uid",     std::to_string(cfg.job_uid),
+      "--gid",     std::to_string(cfg.job_uid)};
+  if (cfg.net.egress) args.insert(args.end(), {"--route-via", cfg.net.gateway_ip});
+  if (secret_fd >= 0) args.insert(args.end(), {"--secret-fd", std::to_string(secret_fd)});
   for (auto& cg : cgroups) {
+    if (!agent_manages(cg.controller)) continue;
     args.push_back("--cgroup-" + cg.controller);
     args.push_back("/sys/fs/cgroup/" + cg.controller);
   }
@@ -68,7 +71,8 @@ std::expected<std::vector<std::string>, std::string> bwrap_command(const BwrapPl
   // children in them. The tmpfs under them is sealed so nothing else can be created there.
   a.insert(a.end(), {"--tmpfs", "/sys/fs/cgroup"});
   for (auto& cg : plan.cgroups)
-    a.insert(a.end(), {"--bind", cg.path.string(), "/sys/fs/cgroup/" + cg.controller});
+    if (agent_manages(cg.controller))
+      a.insert(a.end(), {"--bind", cg.path.string(), "/sys/fs/cgroup/" + cg.controller});
   a.insert(a.end(), {"--remount-ro", "/sys/fs/cgroup", "--remount-ro", "/", "--chdir", "/"});
 
   a.insert(a.end(), {"--cap-drop", "ALL"});

@@ -34,9 +34,11 @@ struct BwrapPlan {
   std::vector<std::string> agent_args;  // argv after the agent's path
 };
 
-// The agent's arguments (without argv[0]) for `cfg`, naming only the cgroups the jail has.
+// The agent's arguments (without argv[0]) for `cfg`, naming only the cgroups the jail has and the
+// agent manages; `secret_fd` (an inherited descriptor holding the machine's secret as hex), if
+// not -1.
 std::vector<std::string> agent_arguments(const MachineConfig& cfg,
-                                         const std::vector<CgroupDir>& cgroups);
+                                         const std::vector<CgroupDir>& cgroups, int secret_fd = -1);
 
 // bwrap's argv (argv[0] = "bwrap"), ending in "--", the agent's path and agent_args. Fails when
 // the rootfs cannot be listed.

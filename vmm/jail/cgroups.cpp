@@ -8,6 +8,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -138,6 +139,16 @@ std::expected<std::vector<CgroupDir>, std::string> create_job_cgroups(const std:
           return fail(ok.error());
     } else if (std::string(controller) == "pids") {
       if (auto ok = write_file(dir / "pids.max", std::to_string(limits.pids_max)); !ok)
+        return fail(ok.error());
+    } else if (std::string(controller) == "cpu" && limits.cpu_percent > 0) {
+      // CFS bandwidth: `quota` µs of CPU time per `period` µs, over all CPUs together.
+      constexpr uint64_t kPeriodUs = 100'000;
+      uint64_t quota = kPeriodUs * limits.cpu_percent / 100;
+      if (auto ok = write_file(dir / "cpu.cfs_period_us", std::to_string(kPeriodUs)); !ok)
+        return fail(ok.error());
+      if (auto ok =
+              write_file(dir / "cpu.cfs_quota_us", std::to_string(std::max<uint64_t>(quota, 1000)));
+          !ok)
         return fail(ok.error());
     }
   }

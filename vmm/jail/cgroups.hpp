@@ -7,6 +7,7 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace berth::vmm::jail {
@@ -14,6 +15,7 @@ namespace berth::vmm::jail {
 struct CgroupLimits {
   uint64_t memory_bytes = 0;  // memory.limit_in_bytes (and memsw, where swap is accounted)
   uint64_t pids_max = 0;      // pids.max
+  uint32_t cpu_percent = 0;   // cpu.cfs_quota_us over cpu.cfs_period_us; 0: no quota
 };
 
 struct CgroupDir {
@@ -21,8 +23,14 @@ struct CgroupDir {
   std::filesystem::path path;
 };
 
-// The controllers a jail gets, in the order of the agent's --cgroup-* flags.
-inline constexpr const char* kJailControllers[] = {"memory", "pids", "cpuacct"};
+// The controllers a jail gets, the agent's first, in the order of its --cgroup-* flags. The cpu
+// controller only bounds the whole jail's CPU bandwidth: the agent neither sees nor manages it.
+inline constexpr const char* kJailControllers[] = {"memory", "pids", "cpuacct", "cpu"};
+
+// Whether the agent gets the controller bound into the jail and makes per-step groups in it.
+inline bool agent_manages(std::string_view controller) {
+  return controller != "cpu";
+}
 
 // Creates the job's directory under each mounted controller and writes the limits. A controller
 // that is not mounted is skipped (and logged); leftovers of an earlier run with the same id

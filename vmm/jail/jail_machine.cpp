@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "messages/agent_auth.hpp"
 #include "vmm/jail/bwrap_command.hpp"
 #include "vmm/jail/capabilities.hpp"
 #include "vmm/jail/jail_config.hpp"
@@ -18,6 +20,8 @@
 #include "vmm/jail/proc.hpp"
 #include "vmm/jail/seccomp_filter.hpp"
 #include "vmm/net/bridge.hpp"
+#include "vmm/net/ipv4.hpp"
+#include "vmm/net/mac.hpp"
 #include "vmm/net/neighbour.hpp"
 #include "vmm/net/veth.hpp"
 
@@ -63,6 +67,19 @@ std::string last_lines(const std::string& text, int n) {
   return out;
 }
 
+// The machine's secret as hex text in an anonymous file, read (and closed) by the agent.
+std::expected<UniqueFd, std::string> secret_memfd(const std::string& secret) {
+  UniqueFd fd(memfd_create("berth-secret", MFD_CLOEXEC));
+  if (!fd) return std::unexpected("memfd_create: " + errno_text());
+  auto hex = messages::to_hex(secret) + "\n";
+  if (write(fd.get(), hex.data(), hex.size()) != static_cast<ssize_t>(hex.size()))
+    return std::unexpected("write: " + errno_text());
+  if (lseek(fd.get(), 0, SEEK_SET) != 0) return std::unexpected("lseek: " + errno_text());
+  fd = above_stdio(std::move(fd));
+  if (!fd) return std::unexpected("dup: " + errno_text());
+  return fd;
+}
+
 std::string describe_status(int status) {
   if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -106,7 +123,7 @@ std::expected<void, std::string> JailMachine::launch_steps() {
   if (!devnull) return failure("run dir", devnull.error());
 
   CgroupLimits limits{(uint64_t{cfg_.memory_mib} + kAgentMemoryHeadroomMib) << 20,
-                      uint64_t{cfg_.processes} + kAgentProcessHeadroom};
+                      uint64_t{cfg_.processes} + kAgentProcessHeadroom, cfg_.cpu_percent};
   auto cgroups = create_job_cgroups(cfg_.job_id, limits);
   if (!cgroups) return failure("cgroups", cgroups.error());
   cgroups_ = std::move(*cgroups);
@@ -128,18 +145,26 @@ std::expected<void, std::string> JailMachine::launch_steps() {
 
   auto seccomp = seccomp_filter_memfd();
   if (!seccomp) return failure("seccomp", seccomp.error());
+  auto secret = secret_memfd(cfg_.secret);
+  if (!secret) return failure("secret", secret.error());
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return failure("info pipe", "pipe2: " + errno_text());
   UniqueFd info_read = above_stdio(UniqueFd(pipe_fds[0]));
   UniqueFd info_write = above_stdio(UniqueFd(pipe_fds[1]));
   if (!info_read || !info_write) return failure("info pipe", "dup: " + errno_text());
 
-  BwrapPlan plan{cfg_.rootfs, cfg_.agent,     cfg_.work_dir_bytes, cgroups_,
-                 caps.add,    seccomp->get(), info_write.get(),    agent_arguments(cfg_, cgroups_)};
+  BwrapPlan plan{cfg_.rootfs,
+                 cfg_.agent,
+                 cfg_.work_dir_bytes,
+                 cgroups_,
+                 caps.add,
+                 seccomp->get(),
+                 info_write.get(),
+                 agent_arguments(cfg_, cgroups_, secret->get())};
   auto argv = bwrap_command(plan);
   if (!argv) return failure("bwrap command", argv.error());
 
-  int inherit[] = {seccomp->get(), info_write.get()};
+  int inherit[] = {seccomp->get(), info_write.get(), secret->get()};
   auto pid = launch(*bwrap, *argv, LaunchFds{log->get(), devnull->get(), procs_fds, inherit});
   if (!pid) return failure("launch", pid.error());
   bwrap_pid_ = *pid;
@@ -147,6 +172,7 @@ std::expected<void, std::string> JailMachine::launch_steps() {
   // reach us as end-of-file.
   info_write.reset();
   seccomp->reset();
+  secret->reset();
   procs.clear();
 
   auto sandbox = read_child_pid(info_read.get(), kPidTimeout);
@@ -154,10 +180,21 @@ std::expected<void, std::string> JailMachine::launch_steps() {
   sandbox_pid_ = *sandbox;
   sandbox_start_time_ = proc_start_time(sandbox_pid_);
 
+  // The port is admitted (its MAC and address pinned) before it exists, so no frame ever
+  // crosses it unfiltered; the peer gets the MAC the pin names.
+  auto ip = net::Ipv4::parse(cfg_.net.guest_ip);
+  if (!ip) return failure("veth", ip.error());
+  const auto mac = net::machine_mac(*ip);
+  if (cfg_.net.filter) {
+    auto admitted = cfg_.net.filter->admit(host_veth_, mac, *ip, cfg_.net.egress);
+    if (!admitted) return failure("filter", admitted.error());
+    admission_ = std::move(*admitted);
+  }
   veth_made_ = true;  // from here on stop() deletes it, even if creation failed halfway
   if (auto ok = net::forget_neighbour(cfg_.net.bridge, cfg_.net.guest_ip); !ok)
     spdlog::warn("[{}] {}", cfg_.job_id, ok.error());
-  if (auto ok = net::create_jail_veth({host_veth_, cfg_.net.bridge, sandbox_pid_, "eth0"}); !ok)
+  if (auto ok = net::create_jail_veth({host_veth_, cfg_.net.bridge, sandbox_pid_, "eth0", mac});
+      !ok)
     return failure("veth", ok.error());
 
   if (auto ok = wait_for_agent_exec(kExecTimeout); !ok) return failure("agent exec", ok.error());
@@ -261,6 +298,7 @@ void JailMachine::teardown() {
   if (veth_made_)
     if (auto ok = net::delete_link(host_veth_); !ok)
       spdlog::error("[{}] {}", cfg_.job_id, ok.error());
+  admission_.end();  // after the port is gone: a stale pin admits nothing
 
   if (run_dir_made_) {
     last_tail_ = read_tail(kConsoleTail);

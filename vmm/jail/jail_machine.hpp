@@ -14,6 +14,7 @@
 #include "vmm/jail/cgroups.hpp"
 #include "vmm/jail/unique_fd.hpp"
 #include "vmm/launched_machine.hpp"
+#include "vmm/net/host_filter.hpp"
 
 namespace berth::vmm::jail {
 
@@ -57,6 +58,7 @@ class JailMachine final : public LaunchedMachine {
 
   MachineConfig cfg_;
   std::string host_veth_;
+  net::PortAdmission admission_;  // the port's pins in the worker's filter, ended by teardown
   std::vector<CgroupDir> cgroups_;
   bool run_dir_made_ = false;
   bool veth_made_ = false;

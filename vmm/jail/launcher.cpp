@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -66,8 +67,14 @@ std::expected<pid_t, std::string> launch(const std::string& path,
   args.push_back(nullptr);
   char* envp[] = {nullptr};
 
-  pid_t pid = fork();
-  if (pid < 0) return std::unexpected(std::string("fork: ") + std::strerror(errno));
+  // clone(2) with only namespace flags and SIGCHLD is fork into new namespaces (no CLONE_VM:
+  // the child gets a copy of this address space, and the same rules as after fork apply).
+  pid_t pid = fds.namespaces ? static_cast<pid_t>(syscall(SYS_clone, fds.namespaces | SIGCHLD,
+                                                          nullptr, nullptr, nullptr, 0))
+                             : fork();
+  if (pid < 0)
+    return std::unexpected(std::string(fds.namespaces ? "clone" : "fork") + ": " +
+                           std::strerror(errno));
   if (pid > 0) return pid;
 
   // --- child: async-signal-safe calls only ---

@@ -17,13 +17,17 @@ struct LaunchFds {
   int stdin_fd = -1;                  // /dev/null
   std::span<const int> cgroup_procs;  // cgroup.procs of each job cgroup, opened for writing
   std::span<const int> inherit;       // passed to bwrap by number (seccomp, info pipe)
+  // CLONE_NEW* flags: the child starts in fresh namespaces of these kinds (a jailed monitor);
+  // 0: a plain fork (bwrap makes its own).
+  unsigned long namespaces = 0;
 };
 
-// Forks; the child writes its pid into every cgroup.procs (so bwrap, the namespaces and all
-// that runs in them are accounted to the job from the first instruction), sets up 0/1/2, marks
-// every other descriptor close-on-exec except `inherit` (bwrap hands unknown descriptors on
-// into the sandbox), and executes `path` with `argv` and an empty environment. Returns the
-// child's pid. A failure in the child is written to the log and exits 126/127.
+// Forks (or clones into `fds.namespaces`); the child writes its pid into every cgroup.procs (so
+// bwrap, the namespaces and all that runs in them are accounted to the job from the first
+// instruction), sets up 0/1/2, marks every other descriptor close-on-exec except `inherit` (bwrap
+// hands unknown descriptors on into the sandbox), and executes `path` with `argv` and an empty
+// environment. Returns the child's pid. A failure in the child is written to the log and exits
+// 126/127.
 std::expected<pid_t, std::string> launch(const std::string& path,
                                          const std::vector<std::string>& argv,
                                          const LaunchFds& fds);

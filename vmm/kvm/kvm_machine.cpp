@@ -1,18 +1,24 @@
 #include "vmm/kvm/kvm_machine.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <fstream>
 #include <sstream>
 
-#include "vmm/kvm/virtio/mmio_transport.hpp"
+#include "messages/agent_auth.hpp"
+#include "vmm/kvm/monitor_process.hpp"
 #include "vmm/kvm/virtio/tap.hpp"
-#include "vmm/kvm/virtio_attach.hpp"
-#include "vmm/kvm/vm.hpp"
+#include "vmm/kvm/vm_config.hpp"
 #include "vmm/net/bridge.hpp"
 #include "vmm/net/ipv4.hpp"
+#include "vmm/net/mac.hpp"
 #include "vmm/net/neighbour.hpp"
 #include "vmm/net/port.hpp"
 #include "vmm/net/veth.hpp"
@@ -26,6 +32,16 @@ namespace {
 // The kernel, its page tables and slab, the agent and the job's /work and /tmp use live beside
 // the job's own memory; measured need is well under this.
 constexpr uint32_t kKernelOverheadMib = 96;
+// The monitor process's own memory beside guest RAM (measured: ~7 MiB RSS, bench/RESULTS.md)
+// and its threads: main, event loop, one per vCPU; the rest is headroom.
+constexpr uint32_t kMonitorOverheadMib = 64;
+constexpr uint64_t kMonitorThreads = 16;
+// From spawn to the vCPU running: jailing, mapping guest RAM, loading kernel and initramfs.
+constexpr auto kMonitorStartTimeout = std::chrono::seconds(20);
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 // "initramfs_unpacked_bytes" from the image's metadata.json (images/image_store.cpp writes it);
 // nullopt when there is none.
@@ -64,13 +80,7 @@ std::string tap_name(std::string_view job_id) {
 std::expected<virtio::MacAddress, std::string> guest_mac(const std::string& guest_ip) {
   auto ip = net::Ipv4::parse(guest_ip);
   if (!ip) return std::unexpected("guest MAC: " + ip.error());
-  uint32_t v = ip->value();
-  return virtio::MacAddress{0x06,
-                            0xb7,
-                            static_cast<uint8_t>(v >> 24),
-                            static_cast<uint8_t>(v >> 16),
-                            static_cast<uint8_t>(v >> 8),
-                            static_cast<uint8_t>(v)};
+  return net::machine_mac(*ip);
 }
 
 std::string kernel_cmdline(const MachineConfig& cfg) {
@@ -81,7 +91,10 @@ std::string kernel_cmdline(const MachineConfig& cfg) {
       " berth.ip=" +
       cfg.net.guest_ip + "/" + std::to_string(cfg.net.prefix_len);
   if (!cfg.net.gateway_ip.empty()) out += " berth.gw=" + cfg.net.gateway_ip;
+  if (cfg.net.egress && !cfg.net.gateway_ip.empty()) out += " berth.route=" + cfg.net.gateway_ip;
   out += " berth.iface=eth0";
+  // The agent hides the command line from the job once it has read this (agent/vm_setup.hpp).
+  if (!cfg.secret.empty()) out += " berth.secret=" + messages::to_hex(cfg.secret);
   out += " berth.work_mib=" + std::to_string(std::max<uint64_t>(1, cfg.work_dir_bytes >> 20));
   return out;
 }
@@ -118,6 +131,10 @@ std::expected<void, std::string> KvmMachine::launch_steps() {
     return fail("config", "guest kernel " + cfg_.kernel.string() + " is not a file");
   if (!fs::is_regular_file(cfg_.initramfs))
     return fail("config", "initramfs " + cfg_.initramfs.string() + " is not a file");
+  if (access(cfg_.monitor.c_str(), X_OK) != 0)
+    return fail("config", "monitor " + cfg_.monitor.string() + " is not an executable (" +
+                              errno_text() + ")");
+  if (cfg_.job_uid == 0) return fail("config", "the monitor must not run as root (job_uid 0)");
   auto mac = guest_mac(cfg_.net.guest_ip);
   if (!mac) return fail("config", mac.error());
 
@@ -127,68 +144,121 @@ std::expected<void, std::string> KvmMachine::launch_steps() {
     spdlog::warn("[{}] removing stale TAP {} of an earlier run", cfg_.job_id, tap_);
     if (auto ok = net::delete_link(tap_); !ok) return fail("tap", ok.error());
   }
+  // Admitted before the TAP exists, so no frame from the guest ever crosses the port unfiltered.
+  if (cfg_.net.filter) {
+    auto ip = net::Ipv4::parse(cfg_.net.guest_ip);
+    if (!ip) return fail("filter", ip.error());
+    auto admitted = cfg_.net.filter->admit(tap_, *mac, *ip, cfg_.net.egress);
+    if (!admitted) return fail("filter", admitted.error());
+    admission_ = std::move(*admitted);
+  }
   auto tap = virtio::open_tap(tap_);
   if (!tap) return fail("tap", tap.error());
-  // The TAP exists as long as this fd (held by the NIC, held by the Vm) does.
-  auto tap_fd = std::make_shared<UniqueFd>(std::move(tap->fd));
+  // The TAP lives as long as a descriptor of it does: ours until teardown, the monitor's copy.
+  tap_fd_ = std::move(tap->fd);
   if (auto ok = net::forget_neighbour(cfg_.net.bridge, cfg_.net.guest_ip); !ok)
     spdlog::warn("[{}] {}", cfg_.job_id, ok.error());
   if (auto ok = net::attach_to_bridge(tap_, cfg_.net.bridge); !ok) return fail("tap", ok.error());
 
-  VmConfig vc;
-  vc.name = cfg_.job_id;
-  vc.kernel = cfg_.kernel;
-  vc.initrd = cfg_.initramfs;
-  vc.cmdline = kernel_cmdline(cfg_);
-  vc.mem_mib = guest_memory_mib(cfg_);
-  vc.vcpus = 1;
-  std::string nic_name = "[" + cfg_.job_id + "] virtio-net";
-  vc.virtio_devices.push_back(
-      attach_virtio([tap_fd, mac = *mac, nic_name](const GuestMemory& mem, int irq_fd)
-                        -> std::expected<std::shared_ptr<virtio::MmioTransport>, std::string> {
-        if (!*tap_fd) return std::unexpected(std::string("the TAP was already handed to a NIC"));
-        auto net = virtio::NetDevice::create(std::move(*tap_fd), mac, nic_name);
-        if (!net) return std::unexpected(net.error());
-        return std::make_shared<virtio::MmioTransport>(mem, std::move(*net), irq_fd);
-      }));
-  spdlog::debug("[{}] guest: {} MiB, cmdline '{}'", cfg_.job_id, vc.mem_mib, vc.cmdline);
-  vm_ = std::make_unique<Vm>(std::move(vc));
-  if (auto ok = vm_->start(); !ok) return fail("vm", ok.error());
+  // The monitor's own cgroups: guest RAM is charged to the memory group as the guest touches it.
+  const uint32_t mem_mib = guest_memory_mib(cfg_);
+  jail::CgroupLimits limits{(uint64_t{mem_mib} + kMonitorOverheadMib) << 20, kMonitorThreads,
+                            cfg_.cpu_percent};
+  auto cgroups = jail::create_job_cgroups(cfg_.job_id, limits);
+  if (!cgroups) return fail("cgroups", cgroups.error());
+  cgroups_ = std::move(*cgroups);
+  std::vector<UniqueFd> procs;
+  std::vector<int> procs_fds;
+  for (auto& cg : cgroups_) {
+    UniqueFd fd(open((cg.path / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) return fail("cgroups", "open " + cg.path.string() + "/cgroup.procs: " + errno_text());
+    procs_fds.push_back(fd.get());
+    procs.push_back(std::move(fd));
+  }
+
+  std::error_code ec;
+  fs::create_directories(cfg_.run_dir / "root", ec);
+  if (ec) return fail("run dir", "create " + cfg_.run_dir.string() + ": " + ec.message());
+  run_dir_made_ = true;
+  UniqueFd log(open((cfg_.run_dir / "monitor.log").c_str(),
+                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640));
+  if (!log) return fail("run dir", "open monitor.log: " + errno_text());
+
+  MonitorSpec spec;
+  spec.program = cfg_.monitor;
+  spec.name = cfg_.job_id;
+  spec.root = cfg_.run_dir / "root";
+  spec.kernel = cfg_.kernel;
+  spec.initrd = cfg_.initramfs;
+  spec.cmdline = kernel_cmdline(cfg_);
+  spec.mem_mib = mem_mib;
+  spec.mac = *mac;
+  spec.tap_fd = tap_fd_.get();
+  spec.uid = cfg_.job_uid;
+  spec.gid = cfg_.job_uid;
+  spec.log_fd = log.get();
+  spec.cgroup_procs = procs_fds;
+  spdlog::debug("[{}] guest: {} MiB, cmdline '{}'", cfg_.job_id, spec.mem_mib, spec.cmdline);
+  auto monitor = MonitorProcess::spawn(spec);
+  if (!monitor) return fail("monitor", monitor.error());
+  monitor_ = std::move(*monitor);
+  if (auto ok = monitor_->wait_started(kMonitorStartTimeout); !ok) {
+    std::string said;
+    std::ifstream in(cfg_.run_dir / "monitor.log");
+    for (std::string line; std::getline(in, line);) said += (said.empty() ? "" : "; ") + line;
+    return fail("monitor", ok.error() + (said.empty() ? "" : " (" + said + ")"));
+  }
   return {};
 }
 
 MachineEnd KvmMachine::poll() {
   if (state() == State::fresh) return MachineEnd::exited;
   if (end_) return *end_;
-  if (!vm_) return MachineEnd::killed;
-  auto rec = vm_->poll();
-  if (!rec) return MachineEnd::running;
-  end_message_ = std::string(to_string(rec->reason)) + ": " + rec->message;
+  if (!monitor_) return MachineEnd::killed;
+  auto end = monitor_->poll();
+  if (!end) return MachineEnd::running;
+  end_message_ = end->reason + ": " + end->message;
   // The agent ends the machine by rebooting; anything else is the machine being ended.
-  end_ = rec->reason == ExitReason::guest_reset ? MachineEnd::exited : MachineEnd::killed;
+  end_ =
+      end->reason == to_string(ExitReason::guest_reset) ? MachineEnd::exited : MachineEnd::killed;
   return *end_;
 }
 
 void KvmMachine::teardown() {
-  if (vm_) {
-    vm_->stop();
-    ExitRecord rec = vm_->wait();  // joins the vCPU and event-loop threads
-    if (!end_message_) end_message_ = std::string(to_string(rec.reason)) + ": " + rec.message;
-    if (!end_)
-      end_ = rec.reason == ExitReason::guest_reset ? MachineEnd::exited : MachineEnd::killed;
-    last_tail_ = rec.console_tail.empty() ? vm_->console_tail() : rec.console_tail;
-    vm_.reset();  // closes the TAP fd: the (non-persistent) TAP disappears with it
+  if (monitor_) {
+    if (!end_) poll();
+    monitor_->kill();  // SIGKILL: the kernel frees guest RAM and the monitor's TAP descriptor
+    if (!end_message_)
+      if (auto end = monitor_->poll()) end_message_ = end->reason + ": " + end->message;
+    if (!end_) end_ = MachineEnd::killed;
+    last_tail_ = monitor_->console_tail();
+    monitor_.reset();
   }
+  tap_fd_.reset();  // the last descriptor: the (non-persistent) TAP disappears with it
+  for (auto& cg : cgroups_)
+    if (auto ok = jail::remove_cgroup_tree(cg.path, std::chrono::seconds(3)); !ok)
+      spdlog::error("[{}] cgroup {}: {}", cfg_.job_id, cg.controller, ok.error());
+  cgroups_.clear();
   if (!tap_.empty() && net::link_exists(tap_))
     if (auto ok = net::delete_link(tap_); !ok) spdlog::error("[{}] {}", cfg_.job_id, ok.error());
+  admission_.end();
   if (auto ok = net::forget_neighbour(cfg_.net.bridge, cfg_.net.guest_ip); !ok)
     spdlog::warn("[{}] {}", cfg_.job_id, ok.error());
+  if (run_dir_made_) {
+    std::error_code ec;
+    fs::remove_all(cfg_.run_dir, ec);
+    if (ec) spdlog::error("[{}] remove {}: {}", cfg_.job_id, cfg_.run_dir.string(), ec.message());
+  }
   spdlog::info("[{}] microVM stopped ({})", cfg_.job_id, end_message_.value_or("never ran"));
 }
 
 std::string KvmMachine::console_tail() const {
-  if (vm_) return vm_->console_tail();
+  if (monitor_) return monitor_->console_tail();
   return last_tail_;
+}
+
+pid_t KvmMachine::monitor_pid() const {
+  return monitor_ ? monitor_->pid() : -1;
 }
 
 std::optional<std::string> KvmMachine::end_message() const {

@@ -10,20 +10,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "vmm/jail/cgroups.hpp"
+#include "vmm/kvm/unique_fd.hpp"
 #include "vmm/kvm/virtio/net_device.hpp"
 #include "vmm/launched_machine.hpp"
+#include "vmm/net/host_filter.hpp"
 
 namespace berth::vmm::kvm {
 
-class Vm;
+class MonitorProcess;
 
 // The TAP's name for a job: "bt" + 12 hex digits of a hash of the job id (≤ 15 bytes).
 std::string tap_name(std::string_view job_id);
-// A locally administered unicast MAC derived from the guest's IPv4 address: 06:b7:a:b:c:d.
+// net::machine_mac of the guest's IPv4 address: 06:b7:a:b:c:d, the MAC its port is pinned to.
 std::expected<virtio::MacAddress, std::string> guest_mac(const std::string& guest_ip);
 // The guest kernel's command line for `cfg` (console, reboot through the i8042, the agent's
-// berth.* keys).
+// berth.* keys, the machine's secret among them).
 std::string kernel_cmdline(const MachineConfig& cfg);
 // Guest RAM for `cfg`: the job's memory plus the kernel's own overhead plus the initramfs, which
 // the kernel keeps compressed until it has unpacked it into RAM (tmpfs-backed rootfs).
@@ -36,13 +40,16 @@ class KvmMachine final : public LaunchedMachine {
   KvmMachine(const KvmMachine&) = delete;
   KvmMachine& operator=(const KvmMachine&) = delete;
 
-  // start() creates the TAP, attaches it to the bridge, and boots the VM; it returns once the
+  // start() creates the TAP, attaches it to the bridge, and spawns the VM's own jailed monitor
+  // process (berth-monitor: vmm/kvm/monitor/) in the machine's cgroups; it returns once the
   // vCPU runs. The agent listens a few seconds later (the kernel unpacks the initramfs first).
   MachineEnd poll() override;
   std::string console_tail() const override;
   std::string_view runtime() const override { return "kvm"; }
 
   const std::string& tap() const { return tap_; }
+  // The jailed monitor process, for tests and logs; -1 before start() and after stop().
+  pid_t monitor_pid() const;
   // How the VM ended, once it has ("guest_reset: ...").
   std::optional<std::string> end_message() const;
 
@@ -53,7 +60,11 @@ class KvmMachine final : public LaunchedMachine {
 
   MachineConfig cfg_;
   std::string tap_;
-  std::unique_ptr<Vm> vm_;
+  UniqueFd tap_fd_;
+  net::PortAdmission admission_;  // the TAP's pins in the worker's filter, ended by teardown
+  std::vector<jail::CgroupDir> cgroups_;
+  bool run_dir_made_ = false;
+  std::unique_ptr<MonitorProcess> monitor_;
   std::string last_tail_;
   std::optional<std::string> end_message_;
   std::optional<MachineEnd> end_;

@@ -35,9 +35,14 @@ constexpr RequiredCap kRequired[] = {
 }  // namespace
 
 std::expected<KvmSystem, std::string> KvmSystem::open(const char* path) {
+  UniqueFd fd(::open(path, O_RDWR | O_CLOEXEC));
+  if (!fd) return std::unexpected(std::string("open ") + path + ": " + std::strerror(errno));
+  return adopt(std::move(fd), path);
+}
+
+std::expected<KvmSystem, std::string> KvmSystem::adopt(UniqueFd fd, const char* path) {
   KvmSystem k;
-  k.fd_.reset(::open(path, O_RDWR | O_CLOEXEC));
-  if (!k.fd_) return std::unexpected(std::string("open ") + path + ": " + std::strerror(errno));
+  k.fd_ = std::move(fd);
   int version = ioctl(k.fd(), KVM_GET_API_VERSION, 0);
   if (version != KVM_API_VERSION)
     return std::unexpected("KVM_GET_API_VERSION returned " + std::to_string(version) +

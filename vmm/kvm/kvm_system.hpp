@@ -15,6 +15,9 @@ class KvmSystem {
   // Opens `path` (normally /dev/kvm), checks KVM_GET_API_VERSION == 12 and the capabilities
   // listed in kvm_system.cpp.
   static std::expected<KvmSystem, std::string> open(const char* path = "/dev/kvm");
+  // The same checks on a /dev/kvm opened elsewhere (a jailed monitor gets it as a descriptor:
+  // its chroot has no /dev). Takes ownership.
+  static std::expected<KvmSystem, std::string> adopt(UniqueFd fd, const char* what);
 
   int fd() const { return fd_.get(); }
   // Size of each vCPU's shared kvm_run area (KVM_GET_VCPU_MMAP_SIZE).

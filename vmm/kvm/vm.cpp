@@ -1,5 +1,7 @@
 #include "vmm/kvm/vm.hpp"
 
+#include <utility>
+
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -73,7 +75,9 @@ std::expected<void, std::string> Vm::create_vm() {
   if (cfg_.mem_mib < 2 || cfg_.mem_mib > kMaxMemMib)
     return std::unexpected("memory must be 2.." + std::to_string(kMaxMemMib) + " MiB, not " +
                            std::to_string(cfg_.mem_mib));
-  auto kvm = KvmSystem::open(cfg_.kvm_path);
+  auto kvm = cfg_.kvm_fd >= 0 ? KvmSystem::adopt(UniqueFd(std::exchange(cfg_.kvm_fd, -1)),
+                                                 "the /dev/kvm descriptor")
+                              : KvmSystem::open(cfg_.kvm_path);
   if (!kvm) return std::unexpected(kvm.error());
   kvm_.emplace(std::move(*kvm));
   if (static_cast<int>(cfg_.vcpus) > kvm_->max_vcpus())

@@ -84,6 +84,8 @@ struct VmConfig {
   std::optional<RawImage> raw_image;
   std::vector<PortDevice> extra_port_devices;
   const char* kvm_path = "/dev/kvm";
+  // An open /dev/kvm to use instead of kvm_path (the Vm takes it over); -1: open kvm_path.
+  int kvm_fd = -1;
   // Each vCPU thread and the event-loop thread load a seccomp allowlist for themselves
   // (thread_filter.hpp). Off only to debug the monitor (berth-vmm --no-seccomp).
   bool seccomp = true;

@@ -31,6 +31,7 @@ class Ipv4 {
 // A network: address with the host bits zero, and a prefix length 0..32.
 class Cidr {
  public:
+  Cidr() = default;  // 0.0.0.0/32
   // "10.213.0.0/24". Host bits must be zero ("10.213.0.5/24" is rejected: it usually means the
   // writer confused an interface address with its network).
   static std::expected<Cidr, std::string> parse(std::string_view text);

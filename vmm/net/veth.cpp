@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <net/if.h>
+#include <netlink/addr.h>
 #include <netlink/errno.h>
 #include <netlink/route/link/veth.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "vmm/net/bridge.hpp"
 #include "vmm/net/netlink.hpp"
@@ -49,6 +51,13 @@ std::expected<void, std::string> create_jail_veth(const VethSpec& spec) {
   rtnl_link_set_master(veth.get(), rtnl_link_get_ifindex(bridge->get()));
   rtnl_link_set_name(peer.get(), spec.peer_name.c_str());
   rtnl_link_set_ns_pid(peer.get(), spec.netns_pid);
+  // The filter pins the port to this MAC (vmm/net/host_filter.hpp).
+  std::unique_ptr<nl_addr, void (*)(nl_addr*)> mac(nullptr, nl_addr_put);
+  if (spec.peer_mac != MacAddress{}) {
+    mac.reset(nl_addr_build(AF_LLC, spec.peer_mac.data(), spec.peer_mac.size()));
+    if (!mac) return std::unexpected(std::string("netlink: out of memory"));
+    rtnl_link_set_addr(peer.get(), mac.get());
+  }
   if (int err = rtnl_link_add(sock->get(), veth.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0)
     return std::unexpected("netlink: create veth " + spec.host_name + " (peer " + spec.peer_name +
                            " in the namespace of pid " + std::to_string(spec.netns_pid) +

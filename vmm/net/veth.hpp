@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "vmm/net/mac.hpp"
+
 namespace berth::vmm::net {
 
 // The host end's name for a job: "bj" + 12 hex digits of a hash of the job id. Interface names
@@ -19,6 +21,7 @@ struct VethSpec {
   std::string bridge;
   pid_t netns_pid = -1;  // the peer is created in this process's network namespace
   std::string peer_name = "eth0";
+  MacAddress peer_mac{};  // all zero: the kernel picks one
 };
 
 // Creates the pair in one request (host end already enslaved to the bridge, peer already in

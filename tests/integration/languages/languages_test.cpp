@@ -383,8 +383,7 @@ print(unittest.TestCase.__name__)
   auto rec = stack_->wait_finished(stack_->submit(job("python", program)), kJobTimeout);
   SCOPED_TRACE(rec.dump(2));
   EXPECT_EQ(rec["result"]["verdict"], "ok");
-  EXPECT_EQ(rec["result"]["stdout"],
-            "{\"sum\": 42}\n0.3\nasync\n4\nxml\nq=1\n2:00:00\nTestCase\n");
+  EXPECT_EQ(rec["result"]["stdout"], "{\"sum\": 42}\n0.3\nasync\n4\nxml\nq=1\n2:00:00\nTestCase\n");
   EXPECT_EQ(rec["result"]["stderr"], "");
 }
 

@@ -57,6 +57,18 @@ TEST(WorkerConfig, NumbersMustFitTheirField) {
   EXPECT_FALSE(load({"--slots", "2x"}));
 }
 
+// Running jobs renew their claim every third of the ack wait; a wait too short to renew in is
+// refused at start, naming the key, instead of handing every running job to a second worker.
+TEST(WorkerConfig, AckWaitBelowASecondIsRefused) {
+  auto c = load({"--ack-wait-ms", "999"});
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("ack_wait_ms"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("999"), std::string::npos) << c.error().message;
+  auto ok = load({"--ack-wait-ms", "1000"});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->ack_wait_ms, 1000u);
+}
+
 TEST(WorkerConfig, BootTimeoutDefaultsToTheRuntimes) {
   auto c = load({});
   ASSERT_TRUE(c) << c.error().message;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "messages/agent_auth.hpp"
 #include "tests/support/ports.hpp"
 
 namespace berth::agent::test {
@@ -33,10 +34,20 @@ void AgentTest::SetUp() {
       argv.push_back(dir.string());
     }
   }
+  // The machine's secret, as the jail hands it over: hex text on an inherited descriptor.
+  secret_ = *messages::random_bytes(messages::kSecretBytes);
+  int secret_pipe[2];
+  ASSERT_EQ(pipe(secret_pipe), 0);
+  auto hex = messages::to_hex(secret_) + "\n";
+  ASSERT_EQ(write(secret_pipe[1], hex.data(), hex.size()), static_cast<ssize_t>(hex.size()));
+  close(secret_pipe[1]);
+  argv.push_back("--secret-fd");
+  argv.push_back(std::to_string(secret_pipe[0]));
   auto wrapped = launcher();
   if (!wrapped.empty()) fs::create_directories(work_);  // the launcher binds it in
   wrapped.insert(wrapped.end(), argv.begin(), argv.end());
   agent_ = berth::test::Process(wrapped, scratch_ / "agent.log", agent_env());
+  close(secret_pipe[0]);
   ASSERT_TRUE(client_.connect("127.0.0.1", port, 5s)) << agent_.log_text();
   auto hello = client_.recv(5s);
   ASSERT_TRUE(hello && hello->type == messages::AgentMsgType::hello) << agent_.log_text();

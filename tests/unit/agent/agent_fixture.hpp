@@ -42,6 +42,7 @@ class AgentTest : public ::testing::Test {
   berth::test::Process agent_;
   AgentClient client_;
   messages::Hello hello_;
+  std::string secret_;             // what the agent was given through --secret-fd
   bool expect_clean_exit_ = true;  // exit status 0 after the connection closes
 
  private:

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "messages/agent_auth.hpp"
 #include "tests/unit/agent/agent_fixture.hpp"
 
 namespace berth::agent::test {
@@ -16,9 +17,27 @@ namespace {
 using messages::Verdict;
 
 TEST_F(AgentTest, HelloCarriesVersionAndUptime) {
-  EXPECT_EQ(hello_.protocol_version, messages::kWireVersion);
+  EXPECT_EQ(hello_.protocol_version, messages::kAgentProtocolVersion);
   EXPECT_NE(hello_.agent_version.find("berth-agent"), std::string::npos);
   EXPECT_GT(hello_.uptime_ms, 0);
+}
+
+// The secret came in through --secret-fd; the proof is for this challenge's nonce only.
+TEST_F(AgentTest, ProvesTheSecretItWasGivenForEachNonce) {
+  auto nonce = *messages::random_bytes(messages::kNonceBytes);
+  client_.send(messages::make_message(messages::Challenge{nonce}));
+  auto proof = client_.recv(5s);
+  ASSERT_TRUE(proof && proof->type == messages::AgentMsgType::proof) << agent_.log_text();
+  EXPECT_TRUE(messages::proof_matches(messages::agent_proof(secret_, nonce), proof->proof->mac));
+  EXPECT_FALSE(messages::proof_matches(
+      messages::agent_proof(secret_, *messages::random_bytes(messages::kNonceBytes)),
+      proof->proof->mac));
+  // The job cannot read the secret from where the agent got it: the descriptor is closed.
+  auto r =
+      client_.run(shell("ls /proc/1/fd 2>/dev/null | wc -l; ls -l /proc/$PPID/fd 2>&1 | "
+                        "grep -c memfd || true"));
+  ASSERT_TRUE(r.exit);
+  EXPECT_EQ(r.out.find(messages::to_hex(secret_)), std::string::npos);
 }
 
 TEST_F(AgentTest, HelloWorldThroughSh) {

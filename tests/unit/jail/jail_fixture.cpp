@@ -38,13 +38,14 @@ constexpr const char* kStandIn = R"(#!/bin/sh
 # shell on the agent port.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 printf '%s\n' "$*" > /tmp/agent-args
-port= ip= iface= gateway=
+port= ip= iface= gateway= route=
 while [ $# -gt 0 ]; do
   case "$1" in
     --listen) port=${2##*:}; shift 2 ;;
     --ip) ip=$2; shift 2 ;;
     --iface) iface=$2; shift 2 ;;
     --gateway) gateway=$2; shift 2 ;;
+    --route-via) route=$2; shift 2 ;;
     --*) shift 2 ;;
     *) shift ;;
   esac
@@ -56,6 +57,7 @@ until ip link show "$iface" >/dev/null 2>&1; do
   sleep 0.05
 done
 ip link set lo up && ip addr add "$ip" dev "$iface" && ip link set "$iface" up || exit 1
+[ -z "$route" ] || ip route add default via "$route" || exit 1
 # One packet to the gateway makes the jail ARP for it, and the host learns the jail's address
 # from that request at once, instead of retrying its own unanswered ARP (and the SYN queued
 # behind it) a second later.

@@ -1,8 +1,8 @@
-#include "images/sha256.hpp"
+#include "messages/sha256.hpp"
 
 #include <gtest/gtest.h>
 
-namespace berth::images {
+namespace berth::messages {
 namespace {
 
 // FIPS 180-4 example vectors, and one that crosses the 56-byte padding boundary.
@@ -18,4 +18,4 @@ TEST(Sha256, KnownVectors) {
 }
 
 }  // namespace
-}  // namespace berth::images
+}  // namespace berth::messages

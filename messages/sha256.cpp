@@ -1,9 +1,9 @@
-#include "images/sha256.hpp"
+#include "messages/sha256.hpp"
 
 #include <fstream>
 #include <vector>
 
-namespace berth::images {
+namespace berth::messages {
 
 namespace {
 constexpr std::array<uint32_t, 64> kK = {
@@ -64,6 +64,16 @@ Sha256& Sha256::update(std::string_view data) {
 }
 
 std::string Sha256::hex() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest()) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
+}
+
+std::string Sha256::digest() {
   uint64_t bits = total_ * 8;
   buf_[buf_len_++] = 0x80;
   if (buf_len_ > 56) {
@@ -74,10 +84,9 @@ std::string Sha256::hex() {
   while (buf_len_ < 56) buf_[buf_len_++] = 0;
   for (int i = 7; i >= 0; --i) buf_[buf_len_++] = static_cast<uint8_t>(bits >> (8 * i));
   block(buf_.data());
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (uint32_t v : h_)
-    for (int i = 28; i >= 0; i -= 4) out += kHex[(v >> i) & 0xf];
+    for (int i = 24; i >= 0; i -= 8) out += static_cast<char>(v >> i);
   return out;
 }
 
@@ -94,4 +103,4 @@ std::expected<std::string, std::string> sha256_file(const std::filesystem::path&
   return h.hex();
 }
 
-}  // namespace berth::images
+}  // namespace berth::messages

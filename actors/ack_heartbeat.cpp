@@ -1,0 +1,42 @@
+#include "actors/ack_heartbeat.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "messages/nats/jetstream.hpp"
+
+namespace berth::actors {
+
+AckHeartbeat::AckHeartbeat(std::shared_ptr<nats::Msg> msg, std::chrono::milliseconds interval,
+                           std::string job_id)
+    : msg_(std::move(msg)), interval_(interval), job_id_(std::move(job_id)) {
+  beat();  // the claim itself may have come late in the ack wait (a slow fetch, a busy worker)
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
+      lock.unlock();
+      beat();
+      lock.lock();
+    }
+  });
+}
+
+AckHeartbeat::~AckHeartbeat() {
+  stop();
+}
+
+void AckHeartbeat::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AckHeartbeat::beat() {
+  if (auto r = nats::in_progress(msg_->get()); !r)
+    spdlog::warn("[{}] in-progress ack failed ({}); JetStream may redeliver the job", job_id_,
+                 r.error());
+}
+
+}  // namespace berth::actors
