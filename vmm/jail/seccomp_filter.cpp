@@ -1,12 +1,16 @@
 #include "vmm/jail/seccomp_filter.hpp"
 
+#include <linux/netlink.h>
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 namespace berth::vmm::jail {
 
@@ -18,6 +22,42 @@ struct CtxRelease {
 
 std::string scmp_error(const std::string& what, int rc) {
   return what + ": " + std::strerror(-rc);
+}
+
+// socket(family, type, protocol) and socketpair(family, type, protocol, sv): EPERM unless the
+// family is allowed, and for AF_NETLINK unless the protocol is NETLINK_ROUTE. Default allow
+// means every refusal is a rule; one comparison per argument per rule (libseccomp 2.5), so the
+// family gaps between the allowed values are spelled out one value each, and everything past
+// the largest allowed one is refused by a single "greater than". The comparisons are on the
+// whole 64-bit register while the kernel reads only its low 32 bits, so a family or protocol
+// with any high bit set (0x1_0000_0002 would be AF_INET to the kernel) is refused as well:
+// it is greater than every allowed value.
+//
+// EPERM, not EAFNOSUPPORT: it is the kernel's own answer to an unprivileged AF_PACKET or raw
+// socket, so callers already take it as "not for you", and it says that a policy refused the
+// call rather than that the kernel lacks the family — which a job's author reading the error
+// should know. It also differs from every answer an unfiltered kernel gives root for these
+// calls, so the test can prove each rule on any host (seccomp_filter_test.cpp).
+std::expected<void, std::string> add_socket_rules(scmp_filter_ctx ctx, int syscall_nr,
+                                                  const char* name) {
+  const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
+  auto rule = [&](scmp_arg_cmp a,
+                  std::optional<scmp_arg_cmp> b = {}) -> std::expected<void, std::string> {
+    int rc = b ? seccomp_rule_add(ctx, eperm, syscall_nr, 2, a, *b)
+               : seccomp_rule_add(ctx, eperm, syscall_nr, 1, a);
+    if (rc < 0) return std::unexpected(scmp_error(std::string("seccomp: rule for ") + name, rc));
+    return {};
+  };
+  const auto& allowed = allowed_socket_families();
+  const int highest = *std::max_element(allowed.begin(), allowed.end());
+  for (int family = 0; family < highest; ++family) {
+    if (std::find(allowed.begin(), allowed.end(), family) != allowed.end()) continue;
+    if (auto r = rule(SCMP_A0(SCMP_CMP_EQ, static_cast<uint64_t>(family))); !r) return r;
+  }
+  if (auto r = rule(SCMP_A0(SCMP_CMP_GT, static_cast<uint64_t>(highest))); !r) return r;
+  // NETLINK_ROUTE is 0, so "any other protocol" is "greater than 0".
+  return rule(SCMP_A0(SCMP_CMP_EQ, uint64_t{AF_NETLINK}),
+              SCMP_A2(SCMP_CMP_GT, uint64_t{NETLINK_ROUTE}));
 }
 
 }  // namespace
@@ -40,6 +80,24 @@ const std::vector<std::string>& denied_syscalls() {
       "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
       "open_by_handle_at"};
   return names;
+}
+
+const std::vector<std::string>& unavailable_syscalls() {
+  // io_uring is a second system-call interface: its operations bypass this filter (an
+  // IORING_OP_SOCKET is not a socket() call, so the family rules below would not see it) and
+  // it has been a leading source of kernel privilege escalations. ENOSYS rather than EPERM
+  // because "this kernel has no io_uring" (before 5.1, or CONFIG_IO_URING=n) is the case
+  // every user already handles: libuv (node) tries io_uring_setup and keeps its thread pool
+  // when it fails, and programs on liburing are written for kernels without it; EPERM is the
+  // newer answer of io_uring_disabled (Linux 6.6), which not every program expects.
+  static const std::vector<std::string> names = {"io_uring_setup", "io_uring_enter",
+                                                 "io_uring_register"};
+  return names;
+}
+
+const std::vector<int>& allowed_socket_families() {
+  static const std::vector<int> families = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
+  return families;
 }
 
 std::expected<UniqueFd, std::string> seccomp_filter_memfd() {
@@ -66,6 +124,16 @@ std::expected<UniqueFd, std::string> seccomp_filter_memfd() {
   }
   if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); rc < 0)
     return std::unexpected(scmp_error("seccomp: rule for clone3", rc));
+  for (auto& name : unavailable_syscalls()) {
+    int nr = seccomp_syscall_resolve_name(name.c_str());
+    if (nr == __NR_SCMP_ERROR) return std::unexpected("seccomp: unknown system call " + name);
+    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), nr, 0); rc < 0)
+      return std::unexpected(scmp_error("seccomp: rule for " + name, rc));
+  }
+  if (auto r = add_socket_rules(ctx.get(), SCMP_SYS(socket), "socket"); !r)
+    return std::unexpected(r.error());
+  if (auto r = add_socket_rules(ctx.get(), SCMP_SYS(socketpair), "socketpair"); !r)
+    return std::unexpected(r.error());
 
   // personality(p): only PER_LINUX (0) and the query 0xffffffff pass. libseccomp 2.5 allows one
   // comparison per argument in a rule, so "0 < p < 0xffffffff" is written as a union: a 32-bit
