@@ -217,6 +217,38 @@ TEST_F(NetDeviceTest, FullTapDropsTxFramesWithoutBlocking) {
   EXPECT_FALSE(t().failed());
 }
 
+TEST_F(NetDeviceTest, OversizedTxChainIsDroppedAndTheQueueGoesOn) {
+  // One byte over Firecracker's MAX_BUFFER_SIZE (header included), in one descriptor and then
+  // spread over two, followed by an ordinary frame and one of exactly the maximum.
+  constexpr uint32_t kMax = NetDevice::kMaxFrame;
+  static_assert(kMax == 65562);
+  uint16_t big = rig_->tx.add_chain({{NetRig::kTxBuffers, kMax + 1}});
+  rig_->tx.add_chain({{NetRig::kTxBuffers, kHdr}, {NetRig::kTxBuffers + 0x20000, kMax - kHdr + 1}});
+  t().queue_notify(kTx);
+  EXPECT_FALSE(t().failed()) << t().error();
+  EXPECT_TRUE(host_receives().empty()) << "an oversized chain reached the TAP";
+  EXPECT_EQ(stats().tx_oversized, 2u);
+  EXPECT_EQ(stats().tx_dropped, 2u);
+  EXPECT_EQ(stats().tx_frames, 0u);
+  ASSERT_EQ(rig_->tx.used_idx(), 2) << "dropped chains are still returned to the driver";
+  EXPECT_EQ(rig_->tx.used(0).id, big);
+  EXPECT_EQ(rig_->tx.used(0).len, 0u);
+
+  auto frame = pattern(60, 4);
+  ASSERT_TRUE(mem().write(NetRig::kTxBuffers + 0x40000 + kHdr, frame));
+  rig_->tx.add_chain({{NetRig::kTxBuffers + 0x40000, kHdr + 60}});
+  rig_->tx.add_chain({{NetRig::kTxBuffers, kMax}});
+  t().queue_notify(kTx);
+  auto got = host_receives();
+  ASSERT_EQ(got.size(), kHdr + 60);
+  EXPECT_EQ(std::vector<uint8_t>(got.begin() + kHdr, got.end()), frame);
+  EXPECT_EQ(host_receives().size(), kMax) << "a chain of exactly the maximum is sent";
+  EXPECT_EQ(rig_->tx.used_idx(), 4);
+  EXPECT_EQ(stats().tx_frames, 2u);
+  EXPECT_EQ(stats().tx_oversized, 2u);
+  EXPECT_FALSE(t().failed()) << t().error();
+}
+
 TEST_F(NetDeviceTest, BatchOfTxChainsInOneNotify) {
   for (int i = 0; i < 10; ++i) rig_->tx.add_chain({{NetRig::kTxBuffers, kHdr + 60}});
   t().queue_notify(kTx);

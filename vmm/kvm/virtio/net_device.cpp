@@ -20,6 +20,7 @@ namespace {
 constexpr uint16_t kLinkUp = 1;        // VIRTIO_NET_S_LINK_UP (§5.1.4)
 constexpr size_t kConfigSize = 8;      // mac[6], status (§5.1.4)
 constexpr unsigned kMaxDropLogs = 16;  // dropped frames are normal; log the first few only
+constexpr auto kOversizeLogEvery = std::chrono::seconds(10);
 constexpr size_t kNumBuffersOffset = 10;
 
 std::string errno_text(const char* what) {
@@ -156,6 +157,18 @@ void NetDevice::log_drop(const std::string& what) {
   if (drop_logs_ <= kMaxDropLogs) ++drop_logs_;
 }
 
+void NetDevice::log_oversized(uint32_t len) {
+  ++oversized_unlogged_;
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_oversize_log_) return;
+  next_oversize_log_ = now + kOversizeLogEvery;
+  spdlog::warn(
+      "{}: dropped {} TX chain(s) longer than {} bytes (the last: {} bytes); the "
+      "guest's driver is broken or hostile",
+      name_, oversized_unlogged_, kMaxFrame, len);
+  oversized_unlogged_ = 0;
+}
+
 DeviceResult NetDevice::transmit(Virtqueue& tx) {
   // §5.1.6.2: each chain is a header and one frame. We negotiated no offloads, so the header's
   // checksum and GSO fields mean nothing; the TAP gets a zero header of our own instead of the
@@ -177,6 +190,15 @@ DeviceResult NetDevice::transmit(Virtqueue& tx) {
     if (chain.readable_len < kHeaderSize)
       return broken("TX queue", Violation::kChainTooShort, chain,
                     std::to_string(chain.readable_len) + " bytes");
+    if (chain.readable_len > kMaxFrame) {
+      // Not a device error: the chain is returned unsent and the queue goes on.
+      ++stats_->tx_dropped;
+      ++stats_->tx_oversized;
+      log_oversized(chain.readable_len);
+      if (auto r = tx.add_used(chain.head, 0); !r)
+        return std::unexpected("TX queue: " + r.error().message());
+      continue;
+    }
     iov.clear();
     iov.push_back({const_cast<uint8_t*>(kZeroHeader), kHeaderSize});
     uint64_t skip = kHeaderSize;

@@ -4,7 +4,10 @@
 // buffers, so every RX chain must hold a whole frame with its 12-byte header.
 //
 // TX: on notify, available chains are sent with one writev() each; a frame the TAP refuses
-// (EAGAIN when its queue is full, or an error) is dropped and counted, never waited for. At
+// (EAGAIN when its queue is full, or an error) is dropped and counted, never waited for. A
+// chain longer than kMaxFrame (header included) is dropped unread and counted as oversized:
+// no frame we can legitimately be asked to send is that long (no GSO is negotiated), and the
+// TAP must never be handed more than an Ethernet frame plus the header. At
 // most kTxBudget chains go per call: a guest refilling the ring from another vCPU as fast as we
 // drain it would otherwise keep the monitor's one event-loop thread here, and with it the wall
 // limit's timer and stop(). When the budget runs out the device kicks itself through an eventfd
@@ -19,6 +22,7 @@
 // the monitor's loop uses, without the monitor having to add or remove fds.
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -37,7 +41,8 @@ using MacAddress = std::array<uint8_t, 6>;
 // Counters the device updates and anyone holding the pointer may read (metrics, tests).
 struct NetStats {
   std::atomic<uint64_t> tx_frames{0};
-  std::atomic<uint64_t> tx_dropped{0};  // TAP full or refusing the frame
+  std::atomic<uint64_t> tx_dropped{0};    // TAP full or refusing the frame, or oversized
+  std::atomic<uint64_t> tx_oversized{0};  // of tx_dropped: chains longer than kMaxFrame
   std::atomic<uint64_t> rx_frames{0};
   std::atomic<uint64_t> rx_dropped{0};  // larger than the driver's buffer, or malformed
 };
@@ -49,7 +54,9 @@ class NetDevice : public Device {
   static constexpr uint16_t kQueueSize = 256;
   static constexpr size_t kHeaderSize = 12;  // struct virtio_net_hdr with num_buffers
   // §5.1.6.3.1: without VIRTIO_NET_F_MRG_RXBUF a buffer holds at least 65562 bytes' worth; we
-  // read up to that much (header included) per frame.
+  // read up to that much (header included) per frame, and send no TX chain longer than that:
+  // a 65,550-byte frame plus the 12-byte header, Firecracker's MAX_BUFFER_SIZE
+  // (src/vmm/src/devices/virtio/net/mod.rs) for both directions.
   static constexpr size_t kMaxFrame = 65562;
   // Chains sent per call before yielding to the event loop (see above).
   static constexpr unsigned kTxBudget = 64;
@@ -83,6 +90,9 @@ class NetDevice : public Device {
   // Watch (or stop watching) the TAP's readability through epoll_.
   DeviceResult watch_tap(bool on);
   void log_drop(const std::string& what);
+  // A warning for the first oversized TX chain, then at most one per kOversizeLogEvery with
+  // the count since: a guest sending them in a loop must not flood the worker's log.
+  void log_oversized(uint32_t len);
   void set_tx_kick(bool on);
 
   std::string name_;
@@ -99,6 +109,8 @@ class NetDevice : public Device {
   std::optional<DescriptorChain> rx_chain_;
   std::vector<uint8_t> rx_frame_;  // one frame as read from the TAP
   unsigned drop_logs_ = 0;
+  uint64_t oversized_unlogged_ = 0;
+  std::chrono::steady_clock::time_point next_oversize_log_{};
 };
 
 }  // namespace berth::vmm::kvm::virtio
