@@ -81,7 +81,7 @@ void AgentLink::close() {
 
 void AgentLink::start_reader(caf::actor owner) {
   reader_ = std::thread([this, owner] {
-    messages::FrameReader frames;
+    messages::FrameReader frames(messages::kMaxAgentFrameBytes);
     char buf[65536];
     std::string why = "the agent closed the connection";
     while (true) {

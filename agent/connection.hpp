@@ -45,7 +45,8 @@ class Connection {
 
  private:
   UniqueFd fd_;
-  messages::FrameReader reader_;
+  // Frames from the worker: `exec` carries the job's sources and stdin.
+  messages::FrameReader reader_{messages::kMaxExecFrameBytes};
   std::string out_;
   size_t out_off_ = 0;
 };

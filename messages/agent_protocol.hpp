@@ -26,7 +26,22 @@
 namespace berth::messages {
 
 inline constexpr uint16_t kAgentPort = 7070;
-inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
+// The largest frame each side reads (messages/frame.hpp); each reader is built with its own.
+//
+// Worker -> agent: `exec` carries the step's source files and stdin, so its cap must hold the
+// largest job spec that can reach a worker. The spec came through JetStream, whose messages
+// are at most nats-server's max_payload (64 MiB in deploy/nats-server.conf, which the output
+// cap needs anyway); the gateway's own limit (max_body_bytes, 8 MiB by default) is lower but
+// an operator may raise it, and berth.api.submit is bounded only by max_payload. The agent's
+// peer is the worker, not the job, so a generous cap costs no safety there.
+inline constexpr uint32_t kMaxExecFrameBytes = 64u << 20;
+// Agent -> worker: hello, `output` chunks (at most 64 KiB of data, the agent's read size),
+// `exit` (a few short strings). 1 MiB is 16 times the largest of them, so no legitimate frame
+// comes near it, while a guest taken over by its job (the agent runs beside hostile code) can
+// make the worker buffer, and decode, no more than that per frame — decoding matters: each
+// msgpack object takes 24 bytes however few bytes encoded it, so a frame of one-byte elements
+// decodes to ~24 times its size.
+inline constexpr uint32_t kMaxAgentFrameBytes = 1u << 20;
 
 // Wire values are pinned: never renumber.
 enum class AgentMsgType : uint8_t {

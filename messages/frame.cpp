@@ -23,9 +23,9 @@ std::expected<std::optional<std::string>, std::string> FrameReader::next() {
   if (buf_.size() < 4) return std::optional<std::string>{};
   auto b = reinterpret_cast<const unsigned char*>(buf_.data());
   uint32_t n = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
-  if (n > kMaxFrameBytes)
+  if (n > max_)
     return std::unexpected("frame of " + std::to_string(n) + " bytes exceeds the limit of " +
-                           std::to_string(kMaxFrameBytes));
+                           std::to_string(max_) + " bytes");
   if (buf_.size() < 4 + size_t{n}) return std::optional<std::string>{};
   std::string body = buf_.substr(4, n);
   buf_.erase(0, 4 + size_t{n});

@@ -54,7 +54,7 @@ class AgentClient {
 
   int fd_ = -1;
   bool eof_ = false;
-  messages::FrameReader reader_;
+  messages::FrameReader reader_{messages::kMaxAgentFrameBytes};  // the worker's cap
 };
 
 // An exec of argv with the given limits, as step "run".
