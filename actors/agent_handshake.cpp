@@ -12,6 +12,7 @@ namespace {
 
 // The next frame as a message; an error for a bad frame, a closed link or silence.
 std::expected<messages::AgentMessage, std::string> next_message(caf::blocking_actor* self,
+                                                                AgentLink& link,
                                                                 std::chrono::milliseconds timeout,
                                                                 const std::string& waiting_for) {
   std::expected<messages::AgentMessage, std::string> got = std::unexpected(
@@ -28,7 +29,7 @@ std::expected<void, std::string> open_agent_session(caf::blocking_actor* self, A
                                                     const std::string& secret,
                                                     const std::string& address,
                                                     std::chrono::milliseconds timeout) {
-  auto hello = next_message(self, timeout, "hello");
+  auto hello = next_message(self, link, timeout, "hello");
   if (!hello) return std::unexpected(hello.error());
   if (hello->type != messages::AgentMsgType::hello)
     return std::unexpected(std::string("the agent's first message was not hello"));
@@ -41,7 +42,7 @@ std::expected<void, std::string> open_agent_session(caf::blocking_actor* self, A
   if (!nonce) return std::unexpected("no challenge for the agent: " + nonce.error());
   if (auto s = link.send(messages::make_message(messages::Challenge{*nonce})); !s)
     return std::unexpected(s.error());
-  auto answer = next_message(self, timeout, "answer to the challenge");
+  auto answer = next_message(self, link, timeout, "answer to the challenge");
   if (!answer) return std::unexpected("refusing the session: " + answer.error());
   if (answer->type != messages::AgentMsgType::proof)
     return std::unexpected(

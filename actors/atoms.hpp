@@ -12,7 +12,9 @@
 //                  (shutdown_atom)             from main on SIGTERM: stop pulling, drain
 //   vm_supervisor  (cancel_atom)               from the NATS cancel subscription
 //                  (shutdown_atom)             from the scheduler: give the job back
-//   internal:      (frame_atom, body) / (closed_atom, why)   agent reader thread -> supervisor
+//   internal:      (frame_atom, body) / (closed_atom, why, bool agent_fault)
+//                                              agent reader thread -> supervisor; the
+//                                              supervisor calls AgentLink::consumed per frame
 #include <caf/all.hpp>
 
 namespace berth::actors {

@@ -335,6 +335,7 @@ bool Supervisor::execute(const messages::ExecStep& step) {
   };
   self_->receive_while([&] { return !done; })(
       [&](frame_atom, std::string& body) {
+        link_->consumed(body.size());
         auto m = messages::decode_agent_message(body);
         spdlog::debug("[{}] frame type {}", id_, m ? static_cast<int>(m->type) : -1);
         if (!m) {
@@ -351,9 +352,15 @@ bool Supervisor::execute(const messages::ExecStep& step) {
         }
         if (!done) check();
       },
-      [&](closed_atom, std::string& why) {
+      [&](closed_atom, std::string& why, bool agent_fault) {
         done = true;
         if (cancelled_) return result_.end(Verdict::cancelled, "cancelled");
+        if (agent_fault) {
+          // Like an undecodable message: the agent is broken, or the job has taken over its
+          // machine. Either way a fresh machine would run the same job again, so no retry.
+          spdlog::error("[{}] {}", id_, why);
+          return fail(why);
+        }
         auto tail = machine_->console_tail();
         retry_reason_ = "the machine stopped during the " + step.step + " step: " + why +
                         (tail.empty() ? "" : "\n--- console ---\n" + tail);
