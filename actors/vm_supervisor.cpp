@@ -41,7 +41,7 @@ class Supervisor {
         w_(w),
         t_(t),
         id_(t.spec.id),
-        events_(*w.conn, t.spec.id),
+        events_(*w.conn, t.spec.id, t.spec.limits.output_bytes),
         result_(t.spec.limits.output_bytes) {}
 
   void run();

@@ -57,10 +57,12 @@ json record_json(const messages::JobRecord& rec) {
 }
 
 json output_event_json(const messages::JobEvent& e) {
-  return {{"step", e.step},
-          {"stream", e.stream == messages::Stream::stderr_stream ? "stderr" : "stdout"},
-          {"data", e.data},
-          {"seq", e.seq}};
+  json j = {{"step", e.step},
+            {"stream", e.stream == messages::Stream::stderr_stream ? "stderr" : "stdout"},
+            {"data", e.data},
+            {"seq", e.seq}};
+  if (e.truncated) j["truncated"] = true;
+  return j;
 }
 
 json state_event_json(const std::string& id, messages::JobState s) {

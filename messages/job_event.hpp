@@ -24,7 +24,10 @@ struct JobEvent {
   std::string data;                       // kind == output
   std::string step;                       // kind == output: "compile" or "run"
   uint64_t seq = 0;
-  MSGPACK_DEFINE_MAP(version, job_id, kind, state, stream, data, step, seq);
+  // kind == output: this stream passed the job's output_bytes here; no more events follow for
+  // it (added after version 1 shipped: older readers ignore the key, older writers omit it).
+  bool truncated = false;
+  MSGPACK_DEFINE_MAP(version, job_id, kind, state, stream, data, step, seq, truncated);
 };
 
 }  // namespace berth::messages

@@ -96,7 +96,7 @@ TEST_F(Events, StreamRelaysEventsAndEndsWithTheResult) {
   ASSERT_TRUE(sse.wait_for(1)) << sse.error();
   probe_->publish_state(id, JobState::running);
   probe_->publish_output(id, Stream::stdout_stream, "hello\n", 1);
-  probe_->publish_output(id, Stream::stderr_stream, "bad \xff byte\n", 2);
+  probe_->publish_output(id, Stream::stderr_stream, "bad \xff byte\n", 2, /*truncated=*/true);
   ASSERT_TRUE(sse.wait_for(4)) << sse.events().size();
   probe_->finish(id, ok_result("hello\n"));
   probe_->publish_state(id, JobState::finished);
@@ -115,6 +115,7 @@ TEST_F(Events, StreamRelaysEventsAndEndsWithTheResult) {
   EXPECT_EQ(ev[3].event, "output");
   EXPECT_EQ(parse(ev[3].data)["stream"], "stderr");
   EXPECT_EQ(parse(ev[3].data)["data"], "bad \xef\xbf\xbd byte\n") << "invalid UTF-8 replaced";
+  EXPECT_EQ(parse(ev[3].data)["truncated"], true) << "the worker's output-limit marker";
   EXPECT_EQ(ev[4].event, "state");
   EXPECT_EQ(parse(ev[4].data)["state"], "finished");
   EXPECT_EQ(ev[5].event, "result");

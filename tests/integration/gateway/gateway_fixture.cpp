@@ -118,7 +118,7 @@ void NatsProbe::publish_state(const std::string& id, messages::JobState s) {
 }
 
 void NatsProbe::publish_output(const std::string& id, messages::Stream stream,
-                               const std::string& data, uint64_t seq) {
+                               const std::string& data, uint64_t seq, bool truncated) {
   messages::JobEvent e;
   e.job_id = id;
   e.kind = messages::EventKind::output;
@@ -127,6 +127,7 @@ void NatsProbe::publish_output(const std::string& id, messages::Stream stream,
   e.step = "run";
   e.data = data;
   e.seq = seq;
+  e.truncated = truncated;
   (void)conn_->publish(messages::events_subject(id), messages::encode(e));
   (void)conn_->flush(2000);
 }

@@ -61,7 +61,7 @@ class NatsProbe {
   void finish(const std::string& id, messages::Result result);
   void publish_state(const std::string& id, messages::JobState s);
   void publish_output(const std::string& id, messages::Stream stream, const std::string& data,
-                      uint64_t seq);
+                      uint64_t seq, bool truncated = false);
 
  private:
   std::unique_ptr<nats::Connection> conn_;

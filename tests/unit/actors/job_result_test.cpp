@@ -48,6 +48,31 @@ TEST(JobResult, RunStepDecidesAndOutputIsCapped) {
   EXPECT_EQ(r.result().cpu_ms, 15u);
 }
 
+TEST(JobResult, AHostileAgentCannotStoreMoreThanTheCap) {
+  // The agent caps output itself; the worker must not rely on it. A flood on every stream,
+  // under made-up step names too, and an exit that claims nothing was truncated.
+  const uint64_t cap = 100'000;
+  JobResult r(cap);
+  const std::string chunk(64 * 1024, 'x');
+  for (int i = 0; i < 200; ++i) {
+    r.output({"compile", Stream::stderr_stream, chunk});
+    r.output({"run", Stream::stdout_stream, chunk});
+    r.output({"run", Stream::stderr_stream, chunk});
+    r.output({"other-" + std::to_string(i), Stream::stdout_stream, chunk});
+  }
+  StepExit e;
+  e.step = "run";
+  e.verdict = Verdict::ok;
+  e.stdout_truncated = false;
+  e.stderr_truncated = false;
+  r.step_exit(e);
+  EXPECT_EQ(r.result().compile_output.size(), cap);
+  EXPECT_EQ(r.result().stdout_data.size(), cap);
+  EXPECT_EQ(r.result().stderr_data.size(), cap);
+  EXPECT_TRUE(r.result().stdout_truncated) << "the worker's own finding stands";
+  EXPECT_TRUE(r.result().stderr_truncated);
+}
+
 TEST(JobResult, EndOverridesWithTheReason) {
   JobResult r(10);
   r.end(Verdict::cancelled, "cancelled");

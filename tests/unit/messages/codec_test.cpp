@@ -95,6 +95,40 @@ TEST(Codec, AgentMessageNeedsItsBody) {
   EXPECT_EQ(ok->cancel->reason, "user");
 }
 
+// JobEvent as it was before `truncated`: what a worker of the previous release publishes.
+struct JobEventWithoutTruncated {
+  uint32_t version = kWireVersion;
+  std::string job_id;
+  EventKind kind = EventKind::output;
+  JobState state = JobState::running;
+  Stream stream = Stream::stderr_stream;
+  std::string data;
+  std::string step;
+  uint64_t seq = 0;
+  MSGPACK_DEFINE_MAP(version, job_id, kind, state, stream, data, step, seq);
+};
+
+TEST(Codec, JobEventTruncatedIsACompatibleAddition) {
+  JobEvent e;
+  e.kind = EventKind::output;
+  e.data = "tail";
+  e.truncated = true;
+  auto back = decode<JobEvent>(encode(e), "JobEvent");
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_TRUE(back->truncated);
+  EXPECT_EQ(back->data, "tail");
+
+  JobEventWithoutTruncated old;
+  old.data = "x";
+  auto from_old = decode<JobEvent>(encode(old), "JobEvent");
+  ASSERT_TRUE(from_old) << from_old.error();
+  EXPECT_FALSE(from_old->truncated);
+  EXPECT_EQ(from_old->data, "x");
+  auto by_old = decode<JobEventWithoutTruncated>(encode(e), "JobEvent");
+  ASSERT_TRUE(by_old) << by_old.error();
+  EXPECT_EQ(by_old->data, "tail");
+}
+
 TEST(Codec, VerdictNamesRoundTrip) {
   for (int i = 0; i <= 7; ++i) {
     auto v = static_cast<Verdict>(i);
