@@ -2,10 +2,50 @@
 
 namespace berth::messages {
 
+namespace {
+
+// msgpack::unpack allocates every array and map as soon as it reads the header, for as many
+// elements as the header claims (16 bytes each), before a single element is read. A peer's
+// 5-byte map header claiming 2^32 pairs thus asked for 128 GiB (found by
+// tests/fuzz/agent_frames_fuzz.cpp), and nested headers in a frame of a few MiB for terabytes.
+// Every element takes at least one byte of the message, so a message holds no more elements,
+// all containers together, than it has bytes: this visitor adds up the claims in a parse that
+// allocates nothing, and stops at the first that exceeds what the message can hold.
+class ClaimCounter : public msgpack::v2::null_visitor {
+ public:
+  explicit ClaimCounter(uint64_t budget) : budget_(budget) {}
+  bool start_array(uint32_t elements) { return claim(elements); }
+  bool start_map(uint32_t pairs) { return claim(uint64_t{pairs} * 2); }
+  bool over() const { return over_; }
+
+ private:
+  bool claim(uint64_t n) {
+    if (n > budget_) {
+      over_ = true;
+      return false;  // stops the parse
+    }
+    budget_ -= n;
+    return true;
+  }
+  uint64_t budget_;
+  bool over_ = false;
+};
+
+}  // namespace
+
 std::expected<msgpack::object_handle, std::string> parse_msgpack(std::string_view bytes,
                                                                  std::string_view what) {
   if (bytes.empty()) return std::unexpected(std::string(what) + ": empty message");
   try {
+    ClaimCounter claims(bytes.size());
+    size_t scanned = 0;
+    // Truncated or malformed bytes end this scan early; the unpack below says what was wrong.
+    msgpack::v2::parse(bytes.data(), bytes.size(), scanned, claims);
+    if (claims.over())
+      return std::unexpected(std::string(what) +
+                             ": malformed msgpack (its arrays and maps claim more elements than "
+                             "its " +
+                             std::to_string(bytes.size()) + " bytes can hold)");
     size_t offset = 0;
     auto handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
     if (offset != bytes.size())

@@ -129,6 +129,25 @@ TEST(Codec, JobEventTruncatedIsACompatibleAddition) {
   EXPECT_EQ(by_old->data, "tail");
 }
 
+// Found by tests/fuzz/agent_frames_fuzz.cpp (corpus/agent_frames/regress-map-claims-128gib): a
+// header claiming more elements than the message has bytes used to be allocated for in full
+// before the parse found the message truncated. Refused now, naming the claim, not bad_alloc.
+TEST(Codec, ContainerClaimsBeyondTheMessageAreRefusedBeforeAllocating) {
+  for (std::string bytes : {
+           std::string("\xdf\xff\xff\xff\xff", 5),               // map of 2^32 - 1 pairs: 128 GiB
+           std::string("\x81\xa4type\xdd\x06\x00\x00\x00", 11),  // array of 100M: 1.6 GB
+           std::string("\x81\xa1x\x9f\x00", 5),                  // {x: array of 15} in 5 bytes
+       }) {
+    auto r = decode_agent_message(bytes);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().find("claim more elements"), std::string::npos) << r.error();
+  }
+  // Exactly as many elements as bytes allow is still a message (it fails later, on its type).
+  auto fits = decode_agent_message(std::string("\x81\xa1x\x92\x91\x00\x00", 7));
+  ASSERT_FALSE(fits.has_value());
+  EXPECT_EQ(fits.error().find("claim more elements"), std::string::npos) << fits.error();
+}
+
 TEST(Codec, VerdictNamesRoundTrip) {
   for (int i = 0; i <= 7; ++i) {
     auto v = static_cast<Verdict>(i);
