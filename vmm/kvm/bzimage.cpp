@@ -79,6 +79,11 @@ std::expected<BzImageInfo, std::string> parse_bzimage(std::span<const uint8_t> i
   info.load_addr = addr;
   // init_size: the linear memory the kernel needs from its load address while decompressing.
   uint64_t need = info.payload_size > h.init_size ? info.payload_size : h.init_size;
+  // pref_address is the file's 64-bit choice: near 2^64 the sum wrapped, and the wrapped end
+  // passed load_bzimage()'s "fits below low RAM's end" check (tests/fuzz/linux_boot_fuzz.cpp).
+  if (need > UINT64_MAX - addr)
+    return std::unexpected("bzImage load address " + hex(addr) + " plus its " +
+                           std::to_string(need) + " bytes overflows 64 bits");
   info.end = addr + need;
   return info;
 }

@@ -79,6 +79,24 @@ TEST(BzImage, NonRelocatableBelowOneMiBRejected) {
   EXPECT_EQ(info->load_addr, 0x200000u);  // 1 MiB rounded up to kernel_alignment
 }
 
+// Found by tests/fuzz/linux_boot_fuzz.cpp (corpus/linux_boot/regress-end-wraps): load address +
+// init_size wrapped past 2^64 into a small "end" that looked like it fit in guest RAM.
+TEST(BzImage, LoadAddressPlusSizeMustNotOverflow) {
+  FakeBzImage f;
+  f.pref_address = 0xfffffffffffff000;
+  f.init_size = 0x800000;
+  auto r = parse_bzimage(f.build());
+  ASSERT_FALSE(r.has_value()) << "end " << r->end << " below load address " << r->load_addr;
+  EXPECT_NE(r.error().find("overflows"), std::string::npos) << r.error();
+  f.pref_address = 0xffffffff00000000;  // high, but the sum fits: parsed, then refused to load
+  auto high = parse_bzimage(f.build());
+  ASSERT_TRUE(high.has_value()) << high.error();
+  EXPECT_EQ(high->end, 0xffffffff00800000u);
+  auto mem = GuestMemory::create(64 << 20);
+  ASSERT_TRUE(mem.has_value());
+  EXPECT_FALSE(load_bzimage(*mem, f.build(), 64 << 20).has_value());
+}
+
 TEST(BzImage, RealGuestKernelIfBuilt) {
   std::filesystem::path found;
   std::error_code ec;
