@@ -65,6 +65,11 @@ std::expected<BzImageInfo, std::string> parse_bzimage(std::span<const uint8_t> i
   if (declared > info.payload_size)
     return std::unexpected("bzImage is truncated: the header declares " + std::to_string(declared) +
                            " bytes of kernel, the file holds " + std::to_string(info.payload_size));
+  // We jump to startup_64 at +0x200 of the protected-mode kernel; a file that ends before it
+  // would have the vCPU start in whatever lies past the copied bytes (linux_boot_fuzz.cpp).
+  if (info.payload_size <= kEntry64Offset)
+    return std::unexpected("bzImage is truncated: its " + std::to_string(info.payload_size) +
+                           "-byte kernel ends before the 64-bit entry point at +0x200");
 
   // Load address: pref_address (2.10+) is where a non-relocatable kernel must go and where a
   // relocatable one runs without moving itself; anything below 1 MiB would clash with our

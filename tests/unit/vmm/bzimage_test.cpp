@@ -97,6 +97,18 @@ TEST(BzImage, LoadAddressPlusSizeMustNotOverflow) {
   EXPECT_FALSE(load_bzimage(*mem, f.build(), 64 << 20).has_value());
 }
 
+// Found by tests/fuzz/linux_boot_fuzz.cpp (corpus/linux_boot/regress-entry-past-kernel): a
+// 16-byte kernel was loaded and its entry, 0x200 past its start, lay beyond it.
+TEST(BzImage, KernelMustReachThe64BitEntry) {
+  FakeBzImage f;
+  f.payload = 0x200;
+  auto r = parse_bzimage(f.build());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("64-bit entry"), std::string::npos) << r.error();
+  f.payload = 0x210;
+  EXPECT_TRUE(parse_bzimage(f.build()).has_value());
+}
+
 TEST(BzImage, RealGuestKernelIfBuilt) {
   std::filesystem::path found;
   std::error_code ec;
