@@ -44,7 +44,9 @@ Tally g_elf("ELF kernels booted");
 
 std::vector<uint8_t> fake_bzimage(Input& in) {
   kvm::testing::FakeBzImage f;
-  f.setup_sects = in.take<uint8_t>();
+  // FakeBzImage lays the header out inside the setup sectors it builds, so it needs at least
+  // one; a patch of byte 0x1f1 can still make the field 0 ("means 4") or anything else.
+  f.setup_sects = std::max<uint8_t>(1, in.take<uint8_t>());
   f.version = in.take<uint16_t>();
   f.loadflags = in.take<uint8_t>();
   f.xloadflags = in.take<uint16_t>();

@@ -115,7 +115,7 @@ void add_chain(Input& in, DriverQueue& q, uint16_t& next_free, uint16_t flip) {
 }
 
 void drain(Rig& r) {
-  std::vector<uint8_t> buf(NetDevice::kMaxFrame + 128);
+  static std::vector<uint8_t> buf(NetDevice::kMaxFrame + 128);  // allocated once, not per input
   for (;;) {
     ssize_t n = recv(r.peer.get(), buf.data(), buf.size(), MSG_DONTWAIT);
     if (n <= 0) return;
