@@ -17,9 +17,13 @@ std::expected<messages::AgentMessage, std::string> next_message(caf::blocking_ac
                                                                 const std::string& waiting_for) {
   std::expected<messages::AgentMessage, std::string> got = std::unexpected(
       "no " + waiting_for + " from the agent within " + std::to_string(timeout.count()) + " ms");
-  self->receive([&](frame_atom, std::string& body) { got = messages::decode_agent_message(body); },
-                [&](closed_atom, std::string& reason) { got = std::unexpected(reason); },
-                caf::after(timeout) >> [] {});
+  self->receive(
+      [&](frame_atom, std::string& body) {
+        link.consumed(body.size());  // the reader's bound (agent_link.hpp)
+        got = messages::decode_agent_message(body);
+      },
+      [&](closed_atom, std::string& reason, bool) { got = std::unexpected(reason); },
+      caf::after(timeout) >> [] {});
   return got;
 }
 

@@ -33,7 +33,7 @@ struct PlanNode {
   NodeStatus status = NodeStatus::pending;
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
-  std::string detail;  // e.g. the image key, the leased address, an error
+  std::string detail = {};  // e.g. the image key, the leased address, an error
   MSGPACK_DEFINE_MAP(name, phase, status, started_ms, finished_ms, detail);
 };
 

@@ -66,12 +66,13 @@ void run(Input& in) {
   std::string_view bytes(reinterpret_cast<const char*>(stream.data()), stream.size());
 
   Outcome whole;
-  msg::FrameReader reference;
+  // The worker's side: the cap it reads agent frames with (actors/agent_link.cpp).
+  msg::FrameReader reference(msg::kMaxAgentFrameBytes);
   reference.feed(bytes);
   drain(reference, whole);
 
   Outcome chunked;
-  msg::FrameReader reader;
+  msg::FrameReader reader(msg::kMaxAgentFrameBytes);
   reader.feed({});
   for (size_t pos = 0, i = 0; pos < bytes.size(); ++i) {
     size_t n = sizes.empty() ? bytes.size() : sizes[i % sizes.size()];

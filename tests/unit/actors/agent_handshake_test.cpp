@@ -57,7 +57,7 @@ class FakeAgent {
     conn_fd_ = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn_fd_ < 0) return;
     send(messages::make_message(messages::Hello{protocol_, "fake", 1}));
-    messages::FrameReader reader;
+    messages::FrameReader reader(messages::kMaxExecFrameBytes);
     std::optional<std::string> body;
     char buf[4096];
     while (!body) {
