@@ -343,3 +343,84 @@ except OSError as e:
 
 }  // namespace
 }  // namespace berth::test
+
+namespace berth::test {
+namespace {
+
+// With every worker at egress = none (the default), a job asking for the network is refused at
+// submission, from what the workers announce.
+TEST_F(Containment, NetworkJobsAreRefusedWhereNoWorkerOffersEgress) {
+  json j = job("python", "print('never runs')");
+  j["network"] = true;
+  auto r = http("POST", stack_->gateway_port(), "/v1/jobs", j.dump());
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("network access is disabled on this deployment"), std::string::npos)
+      << r.body;
+}
+
+// A "host outside" the deployment: a network namespace of the test's own, joined to the host by
+// a veth, serving "outside" on 198.51.100.2:8080 (TEST-NET-2, outside every denied range).
+class Outside {
+ public:
+  Outside() : ns_("bc" + std::to_string(getpid() % 100000)) {
+    auto sh = [](const std::string& cmd) { return run({"sh", "-c", cmd}, 10s).exit_code; };
+    ok_ = sh("ip netns add " + ns_) == 0 &&
+          sh("ip link add " + ns_ + " type veth peer name eth0 netns " + ns_) == 0 &&
+          sh("ip addr add 198.51.100.1/24 dev " + ns_ + " && ip link set " + ns_ + " up") == 0 &&
+          sh("ip -n " + ns_ + " addr add 198.51.100.2/24 dev eth0 && ip -n " + ns_ +
+             " link set eth0 up && ip -n " + ns_ + " route add default via 198.51.100.1") == 0;
+    if (ok_)
+      server_ = Process({"ip", "netns", "exec", ns_, "busybox", "nc", "-ll", "-p", "8080", "-e",
+                         "/bin/echo", "outside"},
+                        scratch_dir("outside") / "nc.log");
+  }
+  ~Outside() {
+    server_.stop(std::chrono::seconds(1));
+    run({"ip", "link", "del", ns_}, 5s);
+    run({"ip", "netns", "del", ns_}, 5s);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string ns_;
+  bool ok_ = false;
+  Process server_;
+};
+
+TEST(Egress, NatGivesNetworkJobsAndOnlyThemARouteOut) {
+  if (const char* r = std::getenv("BERTH_TEST_RUNTIME"); r && std::string(r) == "kvm")
+    GTEST_SKIP() << "the outside namespace is made natively";
+  std::string forwarding;
+  std::ifstream("/proc/sys/net/ipv4/ip_forward") >> forwarding;
+  Outside outside;
+  ASSERT_TRUE(outside.ok());
+  {
+    Stack stack(StackOptions{.worker_args = {"--egress", "nat"}});
+    const std::string probe = R"py(import socket
+s = socket.create_connection(("198.51.100.2", 8080), timeout=3)
+print(s.recv(64).decode().strip())
+)py";
+    json with = job("python", probe), without = job("python", probe);
+    with["network"] = true;
+    // The gateway learns the worker's egress from its announcement, within a few seconds.
+    std::string id;
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto r = http("POST", stack.gateway_port(), "/v1/jobs", with.dump());
+          if (r.status == 202) id = json::parse(r.body)["id"];
+          return r.status == 202;
+        },
+        15s));
+    auto rw = stack.wait_finished(id, kJobTimeout);
+    auto rn = stack.wait_finished(stack.submit(without), kJobTimeout);
+    SCOPED_TRACE(rw.dump(2) + "\n" + rn.dump(2));
+    EXPECT_EQ(rw["result"]["verdict"], "ok");
+    EXPECT_EQ(rw["result"]["stdout"], "outside\n");
+    EXPECT_EQ(rn["result"]["verdict"], "runtime_error");
+    EXPECT_NE(rn["result"]["stderr"].get<std::string>().find("unreachable"), std::string::npos);
+  }
+  std::ofstream("/proc/sys/net/ipv4/ip_forward") << forwarding << "\n";
+}
+
+}  // namespace
+}  // namespace berth::test
