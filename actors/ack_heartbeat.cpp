@@ -8,16 +8,9 @@ namespace berth::actors {
 
 AckHeartbeat::AckHeartbeat(std::shared_ptr<nats::Msg> msg, std::chrono::milliseconds interval,
                            std::string job_id)
-    : msg_(std::move(msg)), interval_(interval), job_id_(std::move(job_id)) {
+    : msg_(std::move(msg)), job_id_(std::move(job_id)) {
   beat();  // the claim itself may have come late in the ack wait (a slow fetch, a busy worker)
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
-      lock.unlock();
-      beat();
-      lock.lock();
-    }
-  });
+  task_.emplace(interval, [this] { beat(); });
 }
 
 AckHeartbeat::~AckHeartbeat() {
@@ -25,12 +18,7 @@ AckHeartbeat::~AckHeartbeat() {
 }
 
 void AckHeartbeat::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  task_.reset();
 }
 
 void AckHeartbeat::beat() {

@@ -5,12 +5,11 @@
 // the ack wait run out. Stopped (and joined) before the message is acked or handed back, so
 // nothing is sent for a message that is already settled.
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 
+#include "base/periodic_task.hpp"
 #include "messages/nats/connection.hpp"
 
 namespace berth::actors {
@@ -36,12 +35,8 @@ class AckHeartbeat {
   void beat();
 
   std::shared_ptr<nats::Msg> msg_;
-  std::chrono::milliseconds interval_;
   std::string job_id_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::optional<PeriodicTask> task_;
 };
 
 }  // namespace berth::actors

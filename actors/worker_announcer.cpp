@@ -12,15 +12,7 @@ WorkerAnnouncer::WorkerAnnouncer(std::unique_ptr<nats::KeyValue> bucket,
     : bucket_(std::move(bucket)), current_(std::move(current)) {
   key_ = current_().worker_id;
   announce();  // before the first job: a gateway may be waiting to learn this worker's policy
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(messages::kWorkerAnnounceMs),
-                         [this] { return stopping_; })) {
-      lock.unlock();
-      announce();
-      lock.lock();
-    }
-  });
+  task_.emplace(std::chrono::milliseconds(messages::kWorkerAnnounceMs), [this] { announce(); });
 }
 
 WorkerAnnouncer::~WorkerAnnouncer() {
@@ -28,13 +20,8 @@ WorkerAnnouncer::~WorkerAnnouncer() {
 }
 
 void WorkerAnnouncer::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!task_) return;
+  task_.reset();
   if (auto r = bucket_->erase(key_); !r)
     spdlog::warn("worker announcement {} not withdrawn ({}); it expires on its own", key_,
                  r.error());

@@ -2,12 +2,12 @@
 // Publishes this worker's WorkerInfo (messages/worker_info.hpp) to berth_workers at start and
 // every kWorkerAnnounceMs, from a thread of its own, and deletes it on a clean stop; a worker
 // that dies simply stops announcing and its entry expires with the bucket's TTL.
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
+#include <optional>
+#include <string>
 
+#include "base/periodic_task.hpp"
 #include "messages/nats/kv.hpp"
 #include "messages/worker_info.hpp"
 
@@ -30,10 +30,7 @@ class WorkerAnnouncer {
   std::unique_ptr<nats::KeyValue> bucket_;
   std::function<messages::WorkerInfo()> current_;
   std::string key_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::optional<PeriodicTask> task_;
 };
 
 }  // namespace berth::actors

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "tests/integration/pipeline/stack.hpp"
+#include "tests/support/host_listener.hpp"
 #include "tests/support/ports.hpp"
 
 namespace berth::test {
@@ -32,45 +33,6 @@ using namespace std::chrono_literals;
 
 // Jobs may build their image first and, in the lab, boot a microVM each.
 constexpr auto kJobTimeout = 600s;
-
-// A TCP service on every host address, counting who connects.
-class HostListener {
- public:
-  HostListener() : port_(free_port()) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 16);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 100) != 1) continue;
-        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        ++accepted_;
-        close(c);
-      }
-    });
-  }
-  ~HostListener() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  uint16_t port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  uint16_t port_;
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread thread_;
-};
 
 // Probes everything a job must not reach and prints a JSON report: for each probe the exception
 // it met ("TimeoutError", "PermissionError:EACCES", ...) or what it got.

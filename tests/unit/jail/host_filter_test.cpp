@@ -21,6 +21,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/support/host_listener.hpp"
 #include "tests/support/ports.hpp"
 #include "tests/support/process.hpp"
 #include "tests/unit/jail/jail_fixture.hpp"
@@ -48,52 +49,6 @@ size_t count(const std::string& text, const std::string& needle) {
   for (auto p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
   return n;
 }
-
-// A TCP service on every host address (the kind a job must not reach: sshd, NATS, a metrics
-// agent): it writes "host-service" to whoever connects.
-class HostService {
- public:
-  explicit HostService(int family = AF_INET) : port_(berth::test::free_port()) {
-    fd_ = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (family == AF_INET) {
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(port_);
-      bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    } else {
-      setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-      sockaddr_in6 a{};
-      a.sin6_family = AF_INET6;
-      a.sin6_port = htons(port_);
-      bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    }
-    listen(fd_, 16);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 100) != 1) continue;
-        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        (void)!write(c, "host-service\n", 13);
-        close(c);
-      }
-    });
-  }
-  ~HostService() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  uint16_t port_;
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 // "connected", "refused" or "timeout": a TCP connect from the host to ip:port.
 std::string host_connect(const std::string& ip, uint16_t port, std::string* got = nullptr) {
@@ -233,7 +188,7 @@ class HostFilterTest : public JailFixture {
 };
 
 TEST_F(HostFilterTest, HostServicesOnTheBridgeAddressTimeOut) {
-  HostService service;
+  berth::test::HostListener service;
   uint16_t closed = berth::test::free_port();
   JailMachine a(filtered(20));
   ASSERT_TRUE(a.start());
@@ -349,7 +304,7 @@ TEST_F(HostFilterTest, EgressNatReachesTheOutsideOnlyWhenAdmittedAndNeverADenied
   ASSERT_TRUE(outside.ok());
   OutsideHost denied("d" + std::to_string(getpid() % 10000), "10.77.0.1", "10.77.0.2", 8080);
   ASSERT_TRUE(denied.ok());
-  HostService service;
+  berth::test::HostListener service;
 
   JailMachine a(filtered(20, true)), b(filtered(21, false));
   ASSERT_TRUE(a.start());
